@@ -1,0 +1,46 @@
+"""The convolutional text encoder of Kim (2014), "Convolutional Neural Networks for Sentence
+Classification": parallel 1-D convolutions of several widths (n-gram detectors) over word embeddings,
+ReLU, then max-over-time pooling that only looks at windows starting inside the text.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from textrnn.nn.encoder import length_mask
+
+
+class ConvEncoder(nn.Module):
+    """Kim-style n-gram convolutions: (B, T, input_size) -> (B, len(filter_sizes) * num_filters).
+
+    Args:
+        input_size: embedding size.
+        filter_sizes: widths of the convolution windows, in tokens (Kim: 3, 4, 5).
+        num_filters: feature maps per width (Kim: 100).
+    """
+
+    def __init__(self, input_size: int, filter_sizes: tuple[int, ...] = (3, 4, 5), num_filters: int = 100) -> None:
+        super().__init__()
+        if not filter_sizes or min(filter_sizes) < 1:
+            raise ValueError(f"filter_sizes must be positive window widths, got {filter_sizes}.")
+        self.filter_sizes = tuple(filter_sizes)
+        self.convs = nn.ModuleList(nn.Conv1d(input_size, num_filters, k) for k in self.filter_sizes)
+        self.output_size = len(self.filter_sizes) * num_filters
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """``x`` (B, T, E) right-padded with zero vectors, ``lengths`` (B,)."""
+        widest = max(self.filter_sizes)
+        if x.size(1) < widest:  # a batch of very short texts: pad so every width has one window
+            x = nn.functional.pad(x, (0, 0, 0, widest - x.size(1)))
+        lengths = lengths.to(x.device)
+        x = x.transpose(1, 2)  # (B, E, T)
+        pooled = []
+        for k, conv in zip(self.filter_sizes, self.convs):
+            features = torch.relu(conv(x))  # (B, F, T - k + 1)
+            # Windows that start inside the text; a text shorter than k keeps its first window, which
+            # sees the zero padding exactly as it would in any batch.
+            valid = length_mask((lengths - k + 1).clamp(min=1), features.size(2)).unsqueeze(1)  # (B, 1, T-k+1)
+            # ReLU outputs are >= 0, so filling invalid windows with 0 leaves the max over valid ones intact.
+            pooled.append(features.masked_fill(~valid, 0.0).amax(dim=2))  # (B, F)
+        return torch.cat(pooled, dim=1)

@@ -1,0 +1,210 @@
+"""The recurrent encoder shared by Text-RNN and the sine regression: stacked, optionally bidirectional
+RNN/LSTM/GRU layers over right-padded, variable-length batches, exact without ``pack_padded_sequence``.
+
+Each layer and direction owns one gate-by-gate cell from ``textrnn/nn/cells.py``. Two implementations
+read the same parameters, so a model trained with one runs with the other:
+
+* ``fused`` (default): the cell's tensors go straight to torch's fused kernel (cuDNN on GPU, the native
+  CPU kernel otherwise), one call per layer and direction over the whole padded batch.
+* ``explicit``: a Python loop over time steps calling the cell. Slow; it is the readable reference.
+
+Why this is exact without packing. The forward direction is causal, so its outputs at a text's real
+positions never see the padding after it. The backward direction must start at each text's *own* last
+token, not at the end of the padded batch: we reverse every sequence within its own length (one
+``gather``), run the cell forward over that, and reverse the outputs back. Padding then only ever
+follows real tokens, never precedes them. Packed sequences give the same numbers 5-11x slower on CPU
+(measured in ``../shared/DESIGN.md``; ``benchmarks/rnn_kernels.py`` measures it again).
+
+Dropout follows TensorFlow's ``DropoutWrapper``: on the inputs, between stacked layers, on the outputs,
+and optionally variational (Gal & Ghahramani 2016): one mask per sequence shared by all time steps.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from textrnn.nn.cells import CELL_TYPES, make_cell
+
+IMPLEMENTATIONS = ("fused", "explicit")
+INIT_STATES = ("zeros", "learned")
+
+
+def reverse_index(lengths: Tensor, max_len: int) -> Tensor:
+    """Index (B, T) that reverses each sequence within its own length and leaves padding in place.
+
+    Applying it twice is the identity, so the same index reverses the outputs back.
+    """
+    t = torch.arange(max_len, device=lengths.device)  # (T,)
+    rev = lengths.unsqueeze(1) - 1 - t  # (B, T)
+    return torch.where(rev >= 0, rev, t)
+
+
+def length_mask(lengths: Tensor, max_len: int) -> Tensor:
+    """Boolean (B, T): True at real positions, False at padding."""
+    return torch.arange(max_len, device=lengths.device) < lengths.unsqueeze(1)
+
+
+def time_gather(x: Tensor, index: Tensor) -> Tensor:
+    """``x`` (B, T, D) gathered along time by ``index`` (B, T)."""
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+class RecurrentEncoder(nn.Module):
+    """Stacked, optionally bidirectional recurrent layers over (B, T, input_size) inputs.
+
+    Args:
+        input_size: features per time step.
+        hidden_size: units per layer and direction.
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        nonlinearity: ``"tanh"`` or ``"relu"``, for ``cell="rnn"`` only.
+        num_layers: stacked layers; each takes the previous layer's (concatenated) outputs.
+        bidirectional: add a backward direction that reads every text from its own last token.
+        input_dropout: dropout on the encoder's inputs (for text: the embeddings).
+        dropout: dropout between stacked layers (as in ``nn.LSTM``).
+        output_dropout: dropout on the last layer's outputs.
+        variational: share one dropout mask across all time steps of a sequence (Gal & Ghahramani 2016)
+            instead of a fresh mask per step; often better for recurrent nets on small data.
+        init_state: ``"zeros"`` or ``"learned"`` (a trained initial state per layer and direction).
+        implementation: ``"fused"`` (torch's kernels) or ``"explicit"`` (a loop over the cells).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 128,
+        cell: str = "lstm",
+        nonlinearity: str = "tanh",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        input_dropout: float = 0.0,
+        dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        variational: bool = False,
+        init_state: str = "zeros",
+        implementation: str = "fused",
+    ) -> None:
+        super().__init__()
+        if cell not in CELL_TYPES:
+            raise ValueError(f"Unknown cell {cell!r}; valid choices are {CELL_TYPES}.")
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"Unknown implementation {implementation!r}; valid choices are {IMPLEMENTATIONS}.")
+        if init_state not in INIT_STATES:
+            raise ValueError(f"Unknown init_state {init_state!r}; valid choices are {INIT_STATES}.")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
+        for name, p in (("input_dropout", input_dropout), ("dropout", dropout), ("output_dropout", output_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {p}.")
+        self.cell_type = cell
+        self.nonlinearity = nonlinearity
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_directions = 2 if bidirectional else 1
+        self.input_dropout = input_dropout
+        self.dropout = dropout
+        self.output_dropout = output_dropout
+        self.variational = variational
+        self.implementation = implementation
+        self.output_size = self.num_directions * hidden_size
+        # cells[layer][direction]: direction 0 reads left to right, 1 right to left.
+        self.cells = nn.ModuleList(
+            nn.ModuleList(
+                make_cell(cell, input_size if layer == 0 else self.output_size, hidden_size, nonlinearity)
+                for _ in range(self.num_directions)
+            )
+            for layer in range(num_layers)
+        )
+        n_states = num_layers * self.num_directions
+        if init_state == "learned":
+            self.h0 = nn.Parameter(torch.zeros(n_states, hidden_size))
+            self.c0 = nn.Parameter(torch.zeros(n_states, hidden_size)) if cell == "lstm" else None
+        else:
+            self.h0 = self.c0 = None
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Encode ``x`` (B, T, input_size), right-padded, with ``lengths`` (B,) of real steps (None: all T).
+
+        Returns outputs (B, T, num_directions * hidden_size); the forward direction's features come first.
+        Positions past a sequence's length are zero.
+        """
+        batch, max_len, _ = x.shape
+        if lengths is None:
+            rev, mask = None, None
+        else:
+            lengths = lengths.to(x.device)
+            rev, mask = reverse_index(lengths, max_len), length_mask(lengths, max_len)
+        x = self._drop(x, self.input_dropout)
+        for layer, cells in enumerate(self.cells):
+            if layer > 0:
+                x = self._drop(x, self.dropout)
+            outputs = []
+            for direction, cell in enumerate(cells):
+                state = self._initial_state(layer * self.num_directions + direction, batch, x)
+                if direction == 0:
+                    outputs.append(self._run(cell, x, state))
+                else:
+                    x_rev = x.flip(1) if rev is None else time_gather(x, rev)
+                    out = self._run(cell, x_rev, state)
+                    outputs.append(out.flip(1) if rev is None else time_gather(out, rev))
+            x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]  # (B, T, D*H)
+        x = self._drop(x, self.output_dropout)
+        if mask is not None:
+            x = x * mask.unsqueeze(-1).to(x.dtype)
+        return x
+
+    def _initial_state(self, index: int, batch: int, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        """The (B, H) initial state of one layer and direction ((h, c) for an LSTM)."""
+        if self.h0 is None:
+            h = x.new_zeros(batch, self.hidden_size)
+            return (h, h) if self.cell_type == "lstm" else h
+        h = self.h0[index].to(x.dtype).expand(batch, -1)
+        return (h, self.c0[index].to(x.dtype).expand(batch, -1)) if self.cell_type == "lstm" else h
+
+    def _run(self, cell: nn.Module, x: Tensor, state: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+        """One direction of one layer over the whole padded batch: (B, T, I) -> (B, T, H)."""
+        if self.implementation == "explicit":
+            outputs = []
+            for t in range(x.size(1)):
+                state = cell(x[:, t], state)
+                outputs.append(state[0] if isinstance(state, tuple) else state)
+            return torch.stack(outputs, dim=1)
+        weights = cell.flat_weights()
+        has_bias = len(weights) == 4
+        # Arguments after the weights: has_biases, num_layers, dropout, train, bidirectional, batch_first.
+        if self.cell_type == "lstm":
+            h, c = state
+            hx = (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous())  # each (1, B, H)
+            return torch._VF.lstm(x, hx, weights, has_bias, 1, 0.0, self.training, False, True)[0]
+        kernel = {"gru": torch._VF.gru, "rnn": getattr(torch._VF, f"rnn_{self.nonlinearity}")}[self.cell_type]
+        return kernel(x, state.unsqueeze(0).contiguous(), weights, has_bias, 1, 0.0, self.training, False, True)[0]
+
+    def _drop(self, x: Tensor, p: float) -> Tensor:
+        if not self.training or p == 0.0:
+            return x
+        if not self.variational:
+            return nn.functional.dropout(x, p, training=True)
+        keep = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1.0 - p) / (1.0 - p)  # (B, 1, D): one mask per sequence
+        return x * keep
+
+    def to_torch(self) -> nn.RNNBase:
+        """An ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (batch_first) carrying this encoder's weights.
+
+        For comparisons and export; it runs on packed sequences or on unpadded batches. Dropout and a
+        learned initial state are not carried over.
+        """
+        layer_cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[self.cell_type]
+        kwargs = {"nonlinearity": self.nonlinearity} if self.cell_type == "rnn" else {}
+        first = self.cells[0][0]
+        twin = layer_cls(first.input_size, self.hidden_size, num_layers=self.num_layers,
+                         bidirectional=self.num_directions == 2, batch_first=True, **kwargs)
+        state = {}
+        for layer, cells in enumerate(self.cells):
+            for direction, cell in enumerate(cells):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                state.update({name + suffix: p.detach() for name, p in cell.named_parameters()})
+        twin.load_state_dict(state)
+        return twin.to(device=first.weight_ih.device, dtype=first.weight_ih.dtype)
+
+    def extra_repr(self) -> str:
+        return f"implementation={self.implementation!r}, variational={self.variational}"
