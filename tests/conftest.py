@@ -1,0 +1,52 @@
+"""Shared pytest setup: offline Hugging Face, the repo on sys.path, and tiny data fixtures.
+
+The offline variables are set here, at import time, because `datasets` and `huggingface_hub` read
+them when first imported: set later, a Hub request would wait on a network these machines lack.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # 2 shared cores: no thread pools per test
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(REPO))
+
+DATA = REPO / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The repo's data/ folder of tiny fixtures (written by data/make_fixtures.py)."""
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_en_csv() -> str:
+    """125 English lines, labels sports/tech/food (120 after deduplication)."""
+    return str(DATA / "tiny_en.csv")
+
+
+@pytest.fixture(scope="session")
+def tiny_zh_csv() -> str:
+    """90 Chinese lines, labels 体育/科技/美食."""
+    return str(DATA / "tiny_zh.csv")
+
+
+@pytest.fixture
+def tiny_datamodule(tiny_en_csv):
+    """A factory of TextDataModules over tiny_en.csv; keyword arguments override the defaults."""
+    from textrnn.data import TextDataModule
+
+    def make(**kwargs):
+        options = {"dataset": "csv", "data_files": tiny_en_csv, "batch_size": 8, "max_length": 64}
+        options.update(kwargs)
+        return TextDataModule(**options)
+
+    return make

