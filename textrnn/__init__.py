@@ -1,0 +1,4 @@
+"""textrnn: Text-RNN (vanilla RNN, LSTM, GRU) and Text-CNN text classification, and sine-wave regression,
+on PyTorch Lightning, over Hugging Face datasets and tokenizers."""
+
+__version__ = "0.1.0"

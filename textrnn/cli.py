@@ -1,0 +1,71 @@
+"""The ``textrnn`` command: LightningCLI with ``fit``, ``validate``, ``test`` and ``predict``.
+
+Every model and datamodule argument comes from the classes' typed constructors, so
+``textrnn fit --help`` and ``textrnn fit --config configs/textrnn_bilstm.yaml --print_config`` are the
+documentation. Sizes that depend on the data (``vocab_size``, ``num_classes``, ``pad_id``) are linked
+from the datamodule to the model; models that do not take them (the sine regression) are left alone.
+``fit`` ends by testing the best checkpoint, so a whole experiment is one command.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
+import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
+
+LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
+
+
+class TextRNNCLI(LightningCLI):
+    """LightningCLI with a best/last checkpoint callback, data-to-model links and test-after-fit."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/acc",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-epoch{epoch}-step{step}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        for name in LINKED_FROM_DATA:
+            parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
+
+    def after_fit(self) -> None:
+        """Evaluate the best checkpoint on the test split and print its metrics."""
+        if self.trainer.interrupted:
+            return
+        best = None if self.trainer.fast_dev_run else (self.trainer.checkpoint_callback.best_model_path or None)
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best, weights_only=True)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the ``textrnn`` console command."""
+    try:
+        TextRNNCLI(
+            pl.LightningModule,
+            pl.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            auto_configure_optimizers=False,  # the models choose their optimizer by name
+            seed_everything_default=42,
+            save_config_kwargs={"overwrite": True},
+            args=args,
+        )
+    except ValueError as err:
+        if os.environ.get("TEXTRNN_TRACEBACK"):
+            raise
+        sys.stderr.write(f"textrnn: error: {err}\n(set TEXTRNN_TRACEBACK=1 to see the full traceback)\n")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The small base shared by the text classifiers: cross-entropy loss, accuracy and macro-F1 per stage,
+and the optimizer. The models themselves (``text_rnn.py``, ``text_cnn.py``) hold the whole forward pass.
+"""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from textrnn.models.optim import build_optimizer
+
+
+class TextClassifier(pl.LightningModule):
+    """Training plumbing for a model whose ``forward(ids, lengths)`` returns logits (B, num_classes).
+
+    Subclasses call ``save_hyperparameters()`` themselves, so the checkpoint holds exactly their own
+    constructor arguments (plain numbers and strings) and rebuilds them alone.
+    """
+
+    def __init__(self, num_classes: int, optimizer: str, lr: float, weight_decay: float, lr_schedule: str) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"A classifier needs at least 2 classes, got num_classes={num_classes}.")
+        self.loss_fn = nn.CrossEntropyLoss()
+        metrics = MetricCollection(
+            {"acc": MulticlassAccuracy(num_classes, average="micro"), "f1_macro": MulticlassF1Score(num_classes, average="macro")}
+        )
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def model_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        logits = self(batch["ids"], batch["lengths"])  # (B, C)
+        return self.loss_fn(logits, batch["labels"]), logits
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss, _ = self.model_step(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["labels"].numel())
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val", self.val_metrics)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test", self.test_metrics)
+
+    def _eval_step(self, batch: dict[str, Tensor], stage: str, metrics: MetricCollection) -> None:
+        loss, logits = self.model_step(batch)
+        n = batch["labels"].numel()
+        self.log(f"{stage}/loss", loss, batch_size=n, sync_dist=True)
+        metrics.update(logits, batch["labels"])
+        self.log_dict(metrics, batch_size=n, prog_bar=stage == "val")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Class probabilities (B, C)."""
+        return self(batch["ids"], batch["lengths"]).float().softmax(dim=-1)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        return build_optimizer(self, hp.optimizer, hp.lr, hp.weight_decay, hp.lr_schedule)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The class to rebuild from the checkpoint alone, as a plain string (see textrnn.load).
+        checkpoint["textrnn_model"] = f"{type(self).__module__}.{type(self).__qualname__}"

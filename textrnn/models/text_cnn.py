@@ -1,0 +1,58 @@
+"""Text-CNN: the convolutional sentence classifier of Kim (2014), "Convolutional Neural Networks for
+Sentence Classification" (EMNLP): embedding -> n-gram convolutions of widths 3, 4, 5 with 100 feature
+maps each -> ReLU -> max-over-time pooling (real tokens only) -> dropout 0.5 -> linear head.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from textrnn.models.classifier import TextClassifier
+from textrnn.nn import ConvEncoder
+
+
+class TextCNN(TextClassifier):
+    """Convolutional text classifier (Kim 2014, the "CNN-rand" variant: embeddings learned from scratch).
+
+    Args:
+        vocab_size: rows of the embedding table (linked from the datamodule by the CLI).
+        num_classes: number of labels (linked from the datamodule).
+        pad_id: token id of padding; its embedding stays zero (linked from the datamodule).
+        embedding_dim: size of the word vectors.
+        filter_sizes: convolution widths in tokens.
+        num_filters: feature maps per width.
+        embedding_dropout: dropout on the word vectors (Kim: none).
+        dropout: dropout on the pooled features before the head (Kim: 0.5).
+        optimizer: ``"adam"``, ``"adamw"``, ``"sgd"``, ``"adagrad"`` or ``"rmsprop"``.
+        lr: learning rate.
+        weight_decay: L2 penalty (decoupled for adamw).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (decay to zero over the run).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 30000,
+        num_classes: int = 2,
+        pad_id: int = 0,
+        embedding_dim: int = 128,
+        filter_sizes: tuple[int, ...] = (3, 4, 5),
+        num_filters: int = 100,
+        embedding_dropout: float = 0.0,
+        dropout: float = 0.5,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        lr_schedule: str = "constant",
+    ) -> None:
+        super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
+        self.save_hyperparameters()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        self.encoder = ConvEncoder(embedding_dim, tuple(filter_sizes), num_filters)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.encoder.output_size, num_classes))
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """``ids`` (B, T) right-padded token ids, ``lengths`` (B,) -> logits (B, num_classes)."""
+        x = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
+        x = self.encoder(x, lengths)  # (B, 3 * F)
+        return self.head(x)

@@ -1,0 +1,90 @@
+"""Text-RNN: embedding -> recurrent encoder (RNN/LSTM/GRU, stacked, optionally bidirectional) -> pooling
+over time -> linear head. The recurrent classifier of Liu et al. (2016), "Recurrent Neural Network for
+Text Classification with Multi-Task Learning", and of countless "TextRNN" repositories.
+
+The encoder is ``textrnn.nn.RecurrentEncoder``, the same code the sine regression uses. Padding never
+changes a text's result: the encoder and the pooling only look at each text's real tokens.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from textrnn.models.classifier import TextClassifier
+from textrnn.nn import RecurrentEncoder, TimePooling
+
+
+class TextRNN(TextClassifier):
+    """Recurrent text classifier.
+
+    Args:
+        vocab_size: rows of the embedding table (linked from the datamodule by the CLI).
+        num_classes: number of labels (linked from the datamodule).
+        pad_id: token id of padding; its embedding stays zero (linked from the datamodule).
+        embedding_dim: size of the word vectors.
+        hidden_size: units per layer and direction.
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
+        num_layers: stacked recurrent layers.
+        bidirectional: also read each text right to left, from its own last token.
+        pooling: ``"last"``, ``"max"``, ``"mean"`` or ``"attention"`` over time.
+        embedding_dropout: dropout on the word vectors.
+        dropout: dropout between stacked layers.
+        head_dropout: dropout on the pooled vector before the linear head.
+        variational: one dropout mask per text, shared across time steps (embeddings, between layers).
+        init_state: ``"zeros"`` or ``"learned"`` initial recurrent state.
+        implementation: ``"fused"`` (torch's kernels, fast) or ``"explicit"`` (the gate-by-gate cells).
+        optimizer: ``"adam"``, ``"adamw"``, ``"sgd"``, ``"adagrad"`` or ``"rmsprop"``.
+        lr: learning rate.
+        weight_decay: L2 penalty (decoupled for adamw).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (decay to zero over the run).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 30000,
+        num_classes: int = 2,
+        pad_id: int = 0,
+        embedding_dim: int = 128,
+        hidden_size: int = 128,
+        cell: str = "lstm",
+        nonlinearity: str = "tanh",
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pooling: str = "max",
+        embedding_dropout: float = 0.5,
+        dropout: float = 0.0,
+        head_dropout: float = 0.5,
+        variational: bool = False,
+        init_state: str = "zeros",
+        implementation: str = "fused",
+        optimizer: str = "adam",
+        lr: float = 2e-3,
+        weight_decay: float = 0.0,
+        lr_schedule: str = "constant",
+    ) -> None:
+        super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
+        self.save_hyperparameters()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.encoder = RecurrentEncoder(
+            embedding_dim,
+            hidden_size,
+            cell=cell,
+            nonlinearity=nonlinearity,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            input_dropout=embedding_dropout,
+            dropout=dropout,
+            variational=variational,
+            init_state=init_state,
+            implementation=implementation,
+        )
+        self.pool = TimePooling(pooling, self.encoder.output_size, self.encoder.num_directions)
+        self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(self.encoder.output_size, num_classes))
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """``ids`` (B, T) right-padded token ids, ``lengths`` (B,) -> logits (B, num_classes)."""
+        x = self.embedding(ids)  # (B, T, E)
+        x = self.encoder(x, lengths)  # (B, T, D*H)
+        x = self.pool(x, lengths)  # (B, D*H)
+        return self.head(x)
