@@ -8,7 +8,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from textrnn.models.classifier import TextClassifier
-from textrnn.nn import ConvEncoder
+from textrnn.nn import ConvEncoder, word_embedding
 
 
 class TextCNN(TextClassifier):
@@ -46,7 +46,7 @@ class TextCNN(TextClassifier):
     ) -> None:
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.encoder = ConvEncoder(embedding_dim, tuple(filter_sizes), num_filters)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.encoder.output_size, num_classes))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from textrnn.models.classifier import TextClassifier
-from textrnn.nn import RecurrentEncoder, TimePooling
+from textrnn.nn import RecurrentEncoder, TimePooling, word_embedding
 
 
 class TextRNN(TextClassifier):
@@ -65,7 +65,7 @@ class TextRNN(TextClassifier):
     ) -> None:
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)
         self.encoder = RecurrentEncoder(
             embedding_dim,
             hidden_size,

@@ -3,6 +3,7 @@ encoders, and pooling over time."""
 
 from textrnn.nn.cells import CELL_TYPES, GRUCell, LSTMCell, RNNCell, make_cell
 from textrnn.nn.conv import ConvEncoder
+from textrnn.nn.embedding import word_embedding
 from textrnn.nn.encoder import IMPLEMENTATIONS, RecurrentEncoder
 from textrnn.nn.pooling import POOLINGS, TimePooling
 
@@ -17,4 +18,5 @@ __all__ = [
     "RecurrentEncoder",
     "TimePooling",
     "make_cell",
+    "word_embedding",
 ]

@@ -1,0 +1,61 @@
+"""The `textrnn` command end to end: every shipped config runs, and fit -> checkpoint -> test reproduces
+the test metrics."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from textrnn.cli import main, run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+def test_every_config_is_covered():
+    names = {c.stem for c in CONFIGS}
+    assert {"textrnn_bilstm", "textrnn_gru", "textrnn_rnn", "textcnn", "sine_lstm", "sine_lstm_classic",
+            "sine_gru"} <= names
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.stem)
+def test_fast_dev_run_every_config(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = run_cli(["fit", "--config", str(config), "--trainer.fast_dev_run", "2",
+                   "--trainer.enable_progress_bar", "false"])
+    metrics = cli.trainer.callback_metrics  # fit ended by testing
+    key = "test/rmse" if "sine" in config.stem else "test/acc"
+    assert key in metrics and torch.isfinite(metrics[key])
+
+
+def tiny_fit_args(tmp_path, tiny_en_csv, *extra):
+    return ["fit", "--model", "TextRNN", "--model.init_args.embedding_dim", "16",
+            "--model.init_args.hidden_size", "16", "--model.init_args.lr", "0.01",
+            "--data", "TextDataModule", "--data.init_args.dataset", "csv",
+            "--data.init_args.data_files", tiny_en_csv, "--data.init_args.batch_size", "16",
+            "--trainer.max_epochs", "4", "--trainer.enable_progress_bar", "false",
+            "--trainer.default_root_dir", str(tmp_path), "--trainer.use_distributed_sampler", "false", *extra]
+
+
+def test_checkpoint_round_trip_reproduces_test_metrics(tmp_path, tiny_en_csv):
+    fit = run_cli(tiny_fit_args(tmp_path, tiny_en_csv))
+    fitted = {k: v.item() for k, v in fit.trainer.callback_metrics.items() if k.startswith("test/")}
+    assert fitted["test/acc"] >= 0.9  # the tiny keyword set is easy
+    best = Path(fit.trainer.checkpoint_callback.best_model_path)
+    assert best.is_file() and (best.parent / "last.ckpt").is_file()
+    checkpoint = torch.load(best, weights_only=True)  # nothing pickled beyond tensors and plain types
+    assert checkpoint["TextDataModule"]["label_names"] == ["food", "sports", "tech"]
+    assert checkpoint["textrnn_model"] == "textrnn.models.text_rnn.TextRNN"
+
+    config = next(tmp_path.rglob("config.yaml"))
+    again = run_cli(["test", "--config", str(config), "--ckpt_path", str(best)])
+    retested = {k: v.item() for k, v in again.trainer.callback_metrics.items() if k.startswith("test/")}
+    assert retested == pytest.approx(fitted, abs=1e-6)
+
+
+def test_user_errors_end_in_one_message(tmp_path, tiny_en_csv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(tiny_fit_args(tmp_path, tiny_en_csv, "--model.init_args.cell", "lstmm"))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "'lstmm'" in err and "valid choices" in err and "Traceback" not in err
