@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -29,6 +28,7 @@ class SinePlots(pl.Callback):
 
     @torch.no_grad()
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        out = run_dir(trainer)  # every process: under DDP, trainer.log_dir is a collective call
         if not trainer.is_global_zero:
             return
         import matplotlib
@@ -43,7 +43,6 @@ class SinePlots(pl.Callback):
         x_axis = data.target_x("test")
         steps = min(self.rollout_steps, len(y_true))
         rollout = pl_module(x_windows[:1].to(device), future=steps - 1)[0].cpu()
-        out = run_dir(trainer)
         rmse = (y_pred - y_true).pow(2).mean().sqrt().item()
 
         fig, ax = plt.subplots(figsize=(9, 3.5))

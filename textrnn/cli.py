@@ -47,19 +47,32 @@ class TextRNNCLI(LightningCLI):
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best, weights_only=True)
 
 
+def run_cli(args: list[str] | None = None) -> TextRNNCLI:
+    """Run the CLI on ``args`` (default: ``sys.argv``) and return it, trainer and model included."""
+    return TextRNNCLI(
+        pl.LightningModule,
+        pl.LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,  # the models choose their optimizer by name
+        seed_everything_default=42,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+    )
+
+
 def main(args: list[str] | None = None) -> None:
-    """Entry point of the ``textrnn`` console command."""
+    """Entry point of the ``textrnn`` console command: user errors end in one message, not a traceback."""
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv[:1] == ["classify"]:  # `textrnn classify`: raw text through a checkpoint (argparse, not LightningCLI)
+        from textrnn.predict_cli import main as classify_main
+
+        code = classify_main(argv[1:])
+        if code:
+            raise SystemExit(code)
+        return
     try:
-        TextRNNCLI(
-            pl.LightningModule,
-            pl.LightningDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            auto_configure_optimizers=False,  # the models choose their optimizer by name
-            seed_everything_default=42,
-            save_config_kwargs={"overwrite": True},
-            args=args,
-        )
+        run_cli(args)
     except ValueError as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
             raise
