@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed inference passes per run; the fastest counts")
     parser.add_argument("--rerun", action="store_true", help="retrain runs even when a finished one matches")
     args = parser.parse_args(argv)
+    sys.argv = sys.argv[:1]  # each run hands LightningCLI its own arguments; it warns when it also sees ours
 
     limits = compare.Budget(args.max_epochs, args.limit_train_batches, args.limit_val_batches)
     results = compare.run_comparison(args.models, args.seeds, args.out, limits, args.configs, args.repeats,

@@ -36,10 +36,8 @@ import csv
 import hashlib
 import json
 import math
-import os
 import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -58,8 +56,6 @@ DEFAULT_SEEDS = (42, 43, 44)
 SPLIT_CONFIG = "textrnn_bilstm.yaml"  # whose data section builds the split the TF-IDF baseline uses
 TFIDF = "tfidf_svm"
 RESULT_FILE = "result.json"
-BUDGET_ENV = "TEXTRNN_NOTEBOOK_BUDGET"  # "full" (default) or "tiny", read by `notebook_settings`
-OUT_ENV = "TEXTRNN_NOTEBOOK_OUT"  # where a tiny notebook run writes (default: a new temporary folder)
 
 
 @dataclass(frozen=True)
@@ -101,41 +97,7 @@ class Budget:
         return ", ".join(f"{name}={value}" for name, value in limits.items()) or "full (the configs' own)"
 
 
-TINY_BUDGET = Budget(max_epochs=2, limit_train_batches=2, limit_val_batches=2)
-
-
-@dataclass(frozen=True)
-class NotebookSettings:
-    """What the notebooks run, from the environment: ``TEXTRNN_NOTEBOOK_BUDGET=full`` (default) or ``tiny``.
-
-    Attributes:
-        budget: "full" or "tiny".
-        out: where the comparison's runs live (full: runs/compare, so finished runs are reused).
-        seeds: the comparison's seeds.
-        trainer: the comparison's trainer limits.
-        sine_args: extra CLI arguments for the sine notebook's run.
-    """
-
-    budget: str
-    out: Path
-    seeds: tuple[int, ...]
-    trainer: Budget
-    sine_args: tuple[str, ...] = ()
-
-
-def notebook_settings(environ: Optional[dict[str, str]] = None) -> NotebookSettings:
-    """Full runs by default; ``TEXTRNN_NOTEBOOK_BUDGET=tiny`` gives one seed, a few batches and a
-    throw-away output folder (``TEXTRNN_NOTEBOOK_OUT``, else a new temporary one)."""
-    environ = os.environ if environ is None else environ
-    budget = environ.get(BUDGET_ENV, "full").strip().lower() or "full"
-    if budget == "full":
-        return NotebookSettings("full", DEFAULT_OUT, DEFAULT_SEEDS, Budget())
-    if budget == "tiny":
-        out = Path(environ.get(OUT_ENV) or tempfile.mkdtemp(prefix="textrnn_notebook_"))
-        sine = ("--trainer.max_steps", "60", "--trainer.val_check_interval", "20",
-                "--trainer.limit_val_batches", "1")
-        return NotebookSettings("tiny", out, (DEFAULT_SEEDS[0],), TINY_BUDGET, sine)
-    raise ValueError(f"{BUDGET_ENV} must be 'full' or 'tiny', got {budget!r}")
+TINY_BUDGET = Budget(max_epochs=2, limit_train_batches=1, limit_val_batches=1)  # the notebooks' quick mode
 
 
 # ---- one run -----------------------------------------------------------------------------------------
@@ -480,17 +442,21 @@ def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
 
 def markdown_report(results: Sequence[RunResult]) -> str:
     """summary.md: the table and a note saying what its numbers are (seeds, budget, threads)."""
-    seeds = ", ".join(str(s) for s in sorted({r.seed for r in results}))
+    if not results:
+        return ""
+    seeds = sorted({r.seed for r in results})
+    runs = (f"Mean ± sample standard deviation over seeds {', '.join(map(str, seeds))} (one run per seed"
+            if len(seeds) > 1 else f"One run per model (seed {seeds[0]}")
     tests = "/".join(str(n) for n in sorted({r.test_texts for r in results}))
     threads = "/".join(str(n) for n in sorted({r.threads for r in results if r.model != TFIDF})) or "-"
-    budgets = {Budget(**r.settings["budget"]).describe() for r in results if "budget" in r.settings}
+    budgets = "; ".join(sorted({Budget(**r.settings["budget"]).describe() for r in results if "budget" in r.settings}))
     note = (
-        f"Mean ± sample standard deviation over seeds {seeds} (one run per seed; the seed changes "
-        f"initialisation and dropout, the split stays fixed); test split of {tests} texts. Training budget: "
-        f"{'; '.join(sorted(budgets)) or '-'}. *train s* is `trainer.fit` only (training and validation; "
-        "TF-IDF: vectorizer and SVM fit). *inference texts/s*: the best checkpoint through "
-        f"`textrnn.load(...).predict` over the test texts on the CPU (torch threads: {threads}), fastest of "
-        "the timed passes. Produced by `python benchmarks/compare.py`."
+        f"{runs}; the seed changes initialisation and dropout, the split stays fixed); test split of {tests} "
+        f"texts. Training budget: {budgets or '-'}. *parameters*: every weight (TF-IDF: the SVM's, one per "
+        "n-gram and class). *train s*: `trainer.fit` only, training and validation (TF-IDF: fitting the "
+        "vectorizer and the SVM). *inference texts/s*: the best checkpoint through `textrnn.load(...).predict` "
+        f"over the test texts on the CPU, {threads} torch thread(s), fastest of the timed passes (TF-IDF: "
+        "the pipeline's `predict`). Produced by `python benchmarks/compare.py`."
     )
     return markdown_table(summarize(results)) + "\n\n" + note + "\n"
 
@@ -623,6 +589,7 @@ def _first_per_model(results: Sequence[RunResult], seed: Optional[int]) -> list[
 def plot_learning_curves(results: Sequence[RunResult], metric: str = "val/acc"):
     """Validation accuracy per epoch: one colour per model, one line per seed."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7.5, 4))
     colours: dict[str, str] = {}
@@ -634,8 +601,9 @@ def plot_learning_curves(results: Sequence[RunResult], metric: str = "val/acc"):
         colour = colours.setdefault(r.model, f"C{len(colours)}")
         ax.plot([e + 1 for e in epochs], values, marker="o", markersize=3, color=colour, alpha=0.8, label=label)
     ax.set(xlabel="epoch", ylabel=metric, title=f"Learning curves ({metric}; one line per seed)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,63 @@
+"""The notebooks run end to end, as Jupyter would run them, in their quick mode
+(TEXTRNN_NOTEBOOK_BUDGET=tiny: one seed, a few batches, runs written under tmp_path), and show what
+they promise: tables and figures, not errors."""
+
+from pathlib import Path
+
+import pytest
+
+from textrnn.notebooks import BUDGET_ENV, OUT_ENV, execute
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+@pytest.fixture
+def tiny(monkeypatch, tmp_path):
+    """The kernel inherits this environment: the tiny budget, runs under tmp_path, one CPU thread."""
+    monkeypatch.setenv(BUDGET_ENV, "tiny")
+    monkeypatch.setenv(OUT_ENV, str(tmp_path))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return tmp_path
+
+
+def outputs(notebook, kind: str) -> list[str]:
+    """Every output of a mime type ("image/png", "text/markdown") or stream ("stdout"), in order."""
+    found = []
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == kind:
+                found.append(out["text"])
+            elif kind in out.get("data", {}):
+                found.append(out["data"][kind])
+    return found
+
+
+def test_compare_models_notebook(tiny):
+    notebook = execute(NOTEBOOKS / "compare_models.ipynb", timeout=600)  # a failing cell raises
+    tables = outputs(notebook, "text/markdown")
+    summary = next(t for t in tables if "inference texts/s" in t)
+    for label in ("Text-RNN, BiLSTM", "Text-RNN, BiGRU", "Text-RNN, vanilla BiRNN", "Text-CNN", "TF-IDF + LinearSVC"):
+        assert f"| {label} |" in summary
+    assert any(t.startswith("| tokens | texts |") for t in tables)  # accuracy by length
+    assert any(t.startswith("| text |") for t in tables)  # predictions on new texts
+    assert len(outputs(notebook, "image/png")) == 3  # learning curves, confusion matrices, accuracy by length
+    assert (tiny / "compare" / "summary.md").is_file()
+    assert len(list(tiny.glob("compare/*/seed42/result.json"))) == 5
+
+
+def test_sine_notebook(tiny):
+    notebook = execute(NOTEBOOKS / "sine.ipynb", timeout=600)
+    assert len(outputs(notebook, "image/png")) == 3  # test prediction, 200-step roll-out, whole-range roll-out
+    printed = "".join(outputs(notebook, "stdout"))
+    assert "test RMSE:" in printed and "rollout RMSE:" in printed
+    assert list(tiny.glob("sine_lstm/version_0/sine_rollout.png"))
+
+
+def test_committed_notebooks_carry_no_tiny_outputs():
+    """Outputs are committed only from full runs (python -m textrnn.notebooks); never a smoke test's."""
+    import nbformat
+
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        text = "".join(outputs(notebook, "stdout"))
+        assert "budget: tiny" not in text, f"{path.name} was saved after a tiny run; clear or re-execute it"
