@@ -4,13 +4,14 @@ notebook, and a runner that executes them with nbclient (no nbconvert needed).
 ``TEXTRNN_NOTEBOOK_BUDGET=full`` (the default) trains with the configs' own budgets and writes under
 ``runs/`` (the comparison under ``runs/compare``, where ``python benchmarks/compare.py`` left its runs,
 which are reused). ``TEXTRNN_NOTEBOOK_BUDGET=tiny`` is a smoke test: one seed, a few batches, and a
-throw-away folder (``TEXTRNN_NOTEBOOK_OUT``, else a new temporary one).
+throw-away folder. ``TEXTRNN_NOTEBOOK_OUT`` replaces ``runs/`` (tiny: the new temporary folder).
 
 Execute notebooks and save their outputs (what the committed notebooks should hold)::
 
     python -m textrnn.notebooks notebooks/compare_models.ipynb notebooks/sine.ipynb
 
-``--budget tiny`` runs them quickly, ``--no-save`` leaves the files as they are.
+``--budget tiny`` runs them quickly and never saves; ``--no-save`` leaves the files as they are. Executing needs
+nbclient, nbformat and ipykernel (the ``test`` extra: ``pip install -e ".[test]"``); nbconvert is not needed.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def notebook_settings(environ: Optional[dict[str, str]] = None) -> NotebookSetti
     environ = os.environ if environ is None else environ
     budget = environ.get(BUDGET_ENV, "").strip().lower() or "full"
     if budget == "full":
-        return NotebookSettings("full", REPO / "runs", DEFAULT_SEEDS, Budget())
+        return NotebookSettings("full", Path(environ.get(OUT_ENV) or REPO / "runs"), DEFAULT_SEEDS, Budget())
     if budget == "tiny":
         out = Path(environ.get(OUT_ENV) or tempfile.mkdtemp(prefix="textrnn_notebook_"))
         sine = ("--trainer.max_steps", "60", "--trainer.val_check_interval", "20", "--trainer.limit_val_batches", "1")
@@ -86,20 +87,25 @@ def sine_rollout(model: Any, data: Any, steps: Optional[int] = None) -> dict[str
             "rollout": rollout.numpy()}
 
 
-def execute(path: Union[str, Path], timeout: int = 3600, save: bool = False) -> Any:
+def execute(path: Union[str, Path], timeout: Optional[int] = None, save: bool = False) -> Any:
     """Run every cell of a notebook in a fresh kernel, in the notebook's folder, as Jupyter would.
 
     Args:
         path: the ``.ipynb`` file.
-        timeout: the most seconds one cell may take.
+        timeout: the most seconds one cell may take (None: no limit; a full comparison cell that has to
+            train everything runs for half an hour or more).
         save: write the executed notebook (with its outputs) back to ``path``.
 
     Returns:
         The executed notebook (an nbformat NotebookNode). A failing cell raises
         ``nbclient.exceptions.CellExecutionError`` with its traceback.
     """
-    import nbformat
-    from nbclient import NotebookClient
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError as err:
+        raise ImportError(f"executing notebooks needs nbclient, nbformat and ipykernel: pip install -e '.[test]' "
+                          f"({err})") from err
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
@@ -115,16 +121,19 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path,
                         default=[NOTEBOOK_DIR / "compare_models.ipynb", NOTEBOOK_DIR / "sine.ipynb"])
-    parser.add_argument("--budget", choices=["full", "tiny"], help=f"sets {BUDGET_ENV} for the kernels")
+    parser.add_argument("--budget", choices=["full", "tiny"],
+                        help=f"sets {BUDGET_ENV} for the kernels (tiny: executed, never saved)")
     parser.add_argument("--no-save", action="store_true", help="execute only; leave the files unchanged")
-    parser.add_argument("--timeout", type=int, default=3600, help="the most seconds one cell may take")
+    parser.add_argument("--timeout", type=int, help="the most seconds one cell may take (default: no limit)")
     args = parser.parse_args(argv)
     if args.budget:
         os.environ[BUDGET_ENV] = args.budget  # the kernels inherit this process's environment
+    full = os.environ.get(BUDGET_ENV, "").strip().lower() in ("", "full")
+    save = full and not args.no_save  # a smoke test's outputs are never kept
     for path in args.notebooks:
         start = time.perf_counter()
-        execute(path, args.timeout, save=not args.no_save)
-        print(f"{path}: executed in {time.perf_counter() - start:.0f} s" + ("" if args.no_save else ", saved"))
+        execute(path, args.timeout, save=save)
+        print(f"{path}: executed in {time.perf_counter() - start:.0f} s, " + ("saved" if save else "not saved"))
 
 
 if __name__ == "__main__":
