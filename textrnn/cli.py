@@ -18,6 +18,8 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
+from textrnn.cli_errors import TextRNNArgumentParser, describe
+from textrnn.data import HubUnavailableError
 
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
 
@@ -57,6 +59,7 @@ def run_cli(args: list[str] | None = None) -> TextRNNCLI:
         auto_configure_optimizers=False,  # the models choose their optimizer by name
         seed_everything_default=42,
         save_config_kwargs={"overwrite": True},
+        parser_class=TextRNNArgumentParser,  # bad options and values in one line
         args=args,
     )
 
@@ -73,10 +76,10 @@ def main(args: list[str] | None = None) -> None:
         return
     try:
         run_cli(args)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError, HubUnavailableError) as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
             raise
-        sys.stderr.write(f"textrnn: error: {err}\n(set TEXTRNN_TRACEBACK=1 to see the full traceback)\n")
+        sys.stderr.write(f"textrnn: error: {describe(err)}\n(set TEXTRNN_TRACEBACK=1 to see the full traceback)\n")
         raise SystemExit(2) from None
 
 

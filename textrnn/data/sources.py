@@ -8,6 +8,7 @@ the files ourselves because the package's own loader prints to stdout.
 `datasets` is imported inside the functions: it is slow to import, and `import textrnn` should not be.
 """
 
+import glob
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
@@ -73,6 +74,42 @@ def _hub_error(dataset: str, error: Exception) -> HubUnavailableError:
     )
 
 
+def _local_files(data_files: DataFiles) -> list[Path]:
+    """The local paths ``data_files`` names, globs expanded."""
+    items = data_files.values() if isinstance(data_files, dict) else [data_files]
+    paths = []
+    for item in items:
+        for pattern in [item] if isinstance(item, str) else item:
+            paths += [Path(p) for p in sorted(glob.glob(pattern))] or [Path(pattern)]
+    return paths
+
+
+def _unreadable(dataset: str, data_files: DataFiles, error: Exception) -> ValueError:
+    """One clear error for a data file `datasets` could not parse: which file, and why.
+
+    Text must be UTF-8: a file with other bytes is refused rather than decoded with replacement
+    characters, which would quietly turn words into unknown tokens.
+    """
+    for path in _local_files(data_files):
+        if not path.is_file():
+            continue
+        if path.stat().st_size == 0:
+            return ValueError(f"data file {str(path)!r} is empty (0 bytes); a {dataset} file needs a header and rows")
+        if dataset in ("csv", "json"):
+            raw = path.read_bytes()
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                line = raw.count(b"\n", 0, bad.start) + 1
+                return ValueError(
+                    f"data file {str(path)!r} is not valid UTF-8: byte 0x{raw[bad.start]:02x} at offset {bad.start} "
+                    f"(line {line}); textrnn reads text files as UTF-8 only. Convert it, e.g. "
+                    f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
+                )
+    cause = error.__cause__ or error.__context__ or error
+    return ValueError(f"could not read data_files={data_files!r} as {dataset}: {type(cause).__name__}: {cause}")
+
+
 def load_raw(
     dataset: str = BUILTIN, config_name: Optional[str] = None, data_files: Optional[DataFiles] = None
 ) -> "DatasetDict":
@@ -115,6 +152,8 @@ def load_raw(
             if empty:  # datasets' words for a file with a header and no rows
                 raise ValueError(f"split {empty.group(1)!r} is empty: no rows in data_files={data_files!r}") from error
             raise
+        except datasets.exceptions.DatasetGenerationError as error:  # the file itself could not be parsed
+            raise _unreadable(dataset, data_files, error) from error
     try:
         return datasets.load_dataset(dataset, config_name, data_files=data_files)
     except OSError as error:  # ConnectionError, offline mode, HTTP errors, DatasetNotFoundError

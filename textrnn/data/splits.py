@@ -96,6 +96,25 @@ def _texts(values: list, split: str) -> list[str]:
     return texts
 
 
+def _drop_empty(texts: dict[str, list[str]], labels: dict[str, list[str]], split: str, name: str) -> None:
+    """Drop the texts that are empty or whitespace only, with a warning: they hold nothing to learn or
+    test (each would be one [UNK] token). A split left with no text at all is an error."""
+    keep = [i for i, text in enumerate(texts[split]) if text.strip()]
+    dropped = len(texts[split]) - len(keep)
+    if not dropped:
+        return
+    if not keep:
+        raise ValueError(f"split {name!r} has no text: all its {dropped} rows are empty or whitespace only")
+    rows = [i for i, text in enumerate(texts[split]) if not text.strip()]
+    warnings.warn(
+        f"dropped {dropped} empty or whitespace-only text(s) from split {name!r} (rows {rows[:10]}"
+        f"{', ...' if dropped > 10 else ''})",
+        stacklevel=3,
+    )
+    texts[split] = [texts[split][i] for i in keep]
+    labels[split] = [labels[split][i] for i in keep]
+
+
 def _label_strings(values: list, feature: Any, split: str) -> tuple[list[str], Optional[list[str]], bool]:
     """Each label as its name, the ClassLabel names if any, and whether the labels are integers."""
     names = getattr(feature, "names", None)
@@ -190,6 +209,14 @@ def make_splits(
         strings[split], names, is_int = _label_strings(values, dataset.features.get(label_column), name)
         if split == "train":
             class_names, numeric = names, is_int
+
+    for split, name in found.items():
+        _drop_empty(texts, strings, split, name)
+    if label_names is None and len(set(strings["train"])) < 2:
+        raise ValueError(
+            f"the training split has a single class, {strings['train'][0]!r}, in label column {label_column!r}: "
+            "a classifier needs at least 2 (is --data.init_args.label_column the right column?)"
+        )
 
     if label_names is not None:
         names = list(label_names)

@@ -6,7 +6,8 @@ it travels inside a Lightning checkpoint and a checkpoint alone can turn raw tex
 
 - ``level="word"``: NFKC, then BERT's normalizer (clean control characters, put spaces around every
   CJK character, optional lowercasing; accents kept), then BERT's pre-tokenizer (split on whitespace
-  and on each punctuation mark). Chinese therefore needs no word segmenter: one character, one token.
+  and on each punctuation mark), with each emoji a token of its own. Chinese therefore needs no word
+  segmenter: one character, one token.
 - ``level="char"``: NFKC, optional lowercasing, whitespace runs collapsed to one space, then every
   character (the space included) is its own token.
 
@@ -23,6 +24,8 @@ PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN)  # ids 0 and 1, in this order
 LEVELS = ("word", "char")
+# Pictographs, symbols and dingbats (the emoji blocks), each with an optional variation selector.
+EMOJI = "[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]\uFE0F?"
 
 
 def _check(name: str, value: int, minimum: int) -> None:
@@ -41,7 +44,9 @@ def _pipeline(level: str, lowercase: bool) -> tuple[normalizers.Normalizer, pre_
                 ),
             ]
         )
-        return normalizer, pre_tokenizers.BertPreTokenizer()
+        # Emoji are words of their own ("goal⚽" is "goal" and "⚽"), as BERT makes punctuation.
+        emoji = pre_tokenizers.Split(Regex(EMOJI), behavior="isolated")
+        return normalizer, pre_tokenizers.Sequence([emoji, pre_tokenizers.BertPreTokenizer()])
     if level == "char":
         steps = [normalizers.NFKC()]
         if lowercase:
@@ -105,4 +110,23 @@ def encode_batch(tokenizer: Tokenizer, texts: Iterable[str]) -> list[list[int]]:
     texts = list(texts)
     # encode_batch_fast (tokenizers >= 0.20) skips the character offsets, which we never use.
     encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
-    return [encoding.ids or [unk_id] for encoding in encode(texts, add_special_tokens=False)]
+    try:
+        encodings = encode(texts, add_special_tokens=False)
+    except TypeError:  # tokenizers' only words for a text that is not valid Unicode
+        _check_unicode(texts)
+        raise
+    return [encoding.ids or [unk_id] for encoding in encodings]
+
+
+def _check_unicode(texts: list[str]) -> None:
+    """Name the first text that is not a string or holds a lone surrogate (JSON allows "\\ud800")."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} is a {type(text).__name__} ({text!r}), not a string")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(
+                f"text {i} is not valid Unicode: {text[err.start]!r} at character {err.start} is a lone "
+                "surrogate; remove it or decode the source with errors='replace'"
+            ) from None

@@ -1,0 +1,94 @@
+"""User errors of the ``textrnn`` command, each as one line that names the bad value and what is valid.
+
+jsonargparse reports a bad option or value as a page of usage followed by a nested report of every
+type it tried; `TextRNNArgumentParser` prints one line instead (with "did you mean" for a misspelt
+option, and the valid options of the class being configured), and `describe` does the same for
+errors raised while the CLI builds the model and data (a class's own ``ValueError`` inside
+jsonargparse's report).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import os
+import re
+import sys
+from typing import Optional
+
+from lightning.pytorch.cli import LightningArgumentParser
+
+UNION_REPORT = "Does not validate against any of the Union subtypes"
+CHOICES = {  # what `--model NAME` and `--data NAME` accept
+    "model": ("TextRNN", "TextCNN", "SineRNN"),
+    "data": ("TextDataModule", "SineDataModule"),
+}
+
+
+def describe(err: BaseException) -> str:
+    """One line for a user error: the innermost message under jsonargparse's report, whitespace folded."""
+    while UNION_REPORT in str(err) and (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__
+    return " ".join(str(err).split())
+
+
+def _parameters(class_path: str) -> list[str]:
+    """The constructor arguments of the class at ``class_path`` (already imported by jsonargparse)."""
+    module, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+        params = inspect.signature(cls).parameters.values()
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _did_you_mean(name: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def condense(message: str, parser: LightningArgumentParser) -> str:
+    """jsonargparse's error ``message`` as one line naming the bad key or value and the valid ones."""
+    option = re.search(r"class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", message)
+    if option:  # a misspelt constructor argument, on the command line or in a YAML file
+        class_path, name = option.groups()
+        valid = _parameters(class_path)
+        return (f"unknown option {name!r} for {class_path.rsplit('.', 1)[-1]}{_did_you_mean(name, valid)} "
+                f"valid options: {', '.join(valid)}")
+    unknown = re.search(r"does not accept option '([\w.]+)'", message) or re.search(
+        r"unrecognized arguments: .*?--([\w.]+)", message
+    )
+    if unknown:  # a misspelt trainer/checkpoint/top-level key
+        key = unknown.group(1)
+        dests = [action.dest for action in parser._actions if action.dest and action.dest != "help"]
+        group = key.rsplit(".", 1)[0] + "." if "." in key else ""
+        siblings = [d for d in dests if d.startswith(group) and d.count(".") == key.count(".")]
+        hint = _did_you_mean(key, siblings)
+        return f"unknown option {key!r}{hint or '; valid options: ' + ', '.join(siblings)}"
+    if UNION_REPORT in message:  # a value of the wrong type, or an unknown class name
+        key = re.search(r'Parser key "([^"]+)"', message)
+        errors = [line.strip()[2:] for line in message.splitlines()
+                  if line.strip().startswith("- ") and "NoneType" not in line and UNION_REPORT not in line]
+        given = re.search(r"Given value: (.*)", message)
+        text = re.sub(r"<class '([\w.]+)'>", r"\1", f"{key.group(1) + ': ' if key else ''}{'; '.join(errors)}")
+        if given:
+            text += f" (given: {given.group(1).strip()})"
+        if key and key.group(1) in CHOICES:
+            text += f"; valid: {', '.join(CHOICES[key.group(1)])}"
+        return text
+    return " ".join(message.split())
+
+
+class TextRNNArgumentParser(LightningArgumentParser):
+    """LightningCLI's parser, reporting a bad option or value in one line instead of usage and a report."""
+
+    def error(self, message: str, ex: Optional[Exception] = None):
+        # jsonargparse's inner parsers run with exit_on_error=False and handle their own errors
+        if not self.exit_on_error or os.environ.get("JSONARGPARSE_DEBUG") or os.environ.get("TEXTRNN_TRACEBACK"):
+            return super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        sys.stderr.write(f"textrnn: error: {condense(message, parser)}\n(`{prog} --help` lists every option)\n")
+        raise SystemExit(2)
