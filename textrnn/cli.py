@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
+from textrnn.checkpoints import AtomicCheckpointIO, CheckpointError, read_checkpoint
 from textrnn.cli_errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
 
@@ -40,6 +43,37 @@ class TextRNNCLI(LightningCLI):
         )
         for name in LINKED_FROM_DATA:
             parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
+
+    def instantiate_trainer(self, **kwargs):
+        """The Trainer, writing checkpoints atomically (see `textrnn.checkpoints.AtomicCheckpointIO`)."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default writer
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
+    def _parse_ckpt_path(self) -> None:
+        """LightningCLI reads the model's class and arguments from ``--ckpt_path`` into the config. Read the
+        file through `read_checkpoint` first (one clear error for a bad file) and refuse a model class from
+        outside textrnn: a checkpoint must not choose which module gets imported."""
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and Path(ckpt_path).is_file():
+            hparams = read_checkpoint(ckpt_path).get("hyper_parameters") or {}
+            class_path = hparams.get("_class_path") if isinstance(hparams, dict) else None
+            if class_path is not None and not str(class_path).startswith("textrnn."):
+                raise CheckpointError(f"{ckpt_path!r} names model class {class_path!r}; only textrnn's models are "
+                                      "built from a checkpoint")
+        super()._parse_ckpt_path()
+
+    def _weights_only(self) -> None:
+        """Load every ``--ckpt_path`` with ``weights_only=True``: no pickled code runs from a checkpoint."""
+        config = self.config_init[self.subcommand]
+        if config.get("weights_only") is False:
+            raise ValueError("--weights_only false is refused: textrnn checkpoints hold only tensors and plain "
+                             "types, so they always load with weights_only=True (see 'Safe loading' in README.md)")
+        config["weights_only"] = True
+
+    before_fit = before_validate = before_test = before_predict = _weights_only
 
     def after_fit(self) -> None:
         """Evaluate the best checkpoint on the test split and print its metrics."""

@@ -12,8 +12,6 @@ classes defined inside the ``textrnn`` package are ever built.
 from __future__ import annotations
 
 import importlib
-import pickle
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
+from textrnn.checkpoints import CheckpointError, read_checkpoint
 from textrnn.data.batching import pad_sequences
 from textrnn.data.tokenizer import encode_batch
 from textrnn.models.classifier import TextClassifier
@@ -30,10 +29,6 @@ from textrnn.models.classifier import TextClassifier
 REQUIRED_KEYS = ("textrnn_model", "hyper_parameters", "state_dict", "TextDataModule")
 REQUIRED_DATA_KEYS = ("tokenizer", "label_names")
 PACKAGE_PREFIX = "textrnn."
-
-
-class CheckpointError(ValueError):
-    """A file that `load` cannot turn into a classifier: not a textrnn checkpoint, corrupt, or unsafe."""
 
 
 @dataclass(frozen=True)
@@ -143,25 +138,7 @@ def _as_texts(texts: Union[str, Sequence[str]]) -> list[str]:
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
     """The checkpoint dict, read with weights_only=True, or one clear error saying why not."""
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
-    if not path.is_file():
-        raise CheckpointError(f"{str(path)!r} is not a file; give the path of a .ckpt file")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "weights only load failed" not in str(err).lower():
-            raise CheckpointError(f"{str(path)!r} is not a readable checkpoint (truncated or corrupt): {err}") from err
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
-        detail = f"found {found.group(1)}" if found else "refused by weights_only=True"
-        raise CheckpointError(
-            f"{str(path)!r} holds pickled Python objects beyond tensors and plain types ({detail}); "
-            "textrnn checkpoints never do, so it is refused (it could run code when loaded)"
-        ) from None
-    except Exception as err:  # zip, EOF, OS and unpickling errors of truncated or foreign files
-        raise CheckpointError(
-            f"{str(path)!r} is not a readable PyTorch checkpoint (truncated or corrupt?): {type(err).__name__}: {err}"
-        ) from err
+    checkpoint = read_checkpoint(path, map_location="cpu")
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{str(path)!r} holds a {type(checkpoint).__name__}, not a textrnn checkpoint dict")
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]

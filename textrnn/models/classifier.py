@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from textrnn.checkpoints import check_fits
 from textrnn.models.optim import build_optimizer
 
 
@@ -60,6 +61,11 @@ class TextClassifier(pl.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         return build_optimizer(self, hp.optimizer, hp.lr, hp.weight_decay, hp.lr_schedule)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # `--ckpt_path` of another model or with another run's vocabulary: one clear error, not a size
+        # mismatch deep in torch, nor ids of one vocabulary silently fed to another's embedding.
+        check_fits(self, checkpoint)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The class to rebuild from the checkpoint alone, as a plain string (see textrnn.load).
