@@ -23,6 +23,7 @@ import textrnn.models  # noqa: F401  (registers the models for `class_path: Text
 from textrnn.checkpoints import AtomicCheckpointIO, CheckpointError, read_checkpoint
 from textrnn.cli_errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
+from textrnn.training import ResumeRNGState, StopOnNonFiniteLoss
 
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
 
@@ -94,6 +95,7 @@ def run_cli(args: list[str] | None = None) -> TextRNNCLI:
         seed_everything_default=42,
         save_config_kwargs={"overwrite": True},
         parser_class=TextRNNArgumentParser,  # bad options and values in one line
+        trainer_defaults={"callbacks": [StopOnNonFiniteLoss(), ResumeRNGState()]},  # added to any config's
         args=args,
     )
 

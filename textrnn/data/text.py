@@ -13,8 +13,9 @@ are built on the first dataloader request, and rebuilt if `load_state_dict` chan
 
 import os
 from functools import partial
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
+import torch
 from lightning.pytorch import LightningDataModule
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
@@ -38,6 +39,24 @@ def canonical_split(split: str) -> str:
         if split in aliases:
             return name
     raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+
+
+class ResumableLoader(DataLoader):
+    """The training loader, resumable in mid-epoch through Lightning's stateful-loader protocol.
+
+    Lightning saves ``state_dict()`` in every checkpoint and, when it resumes, calls ``load_state_dict``
+    before iterating again: the resumed epoch then goes on with the batches that were left, in the same
+    order, instead of starting the epoch over. The count of batches done is read from the trainer
+    (``batches_done``, set by `TextDataModule`), because the loader itself runs a prefetched batch ahead.
+    """
+
+    batches_done: Callable[[], int] = staticmethod(lambda: 0)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.batch_sampler.epoch, "batches_done": int(self.batches_done())}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.batch_sampler.resume(state_dict["epoch"], state_dict["batches_done"])
 
 
 class TextDataModule(LightningDataModule):
@@ -217,16 +236,19 @@ class TextDataModule(LightningDataModule):
         sampler.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
         return sampler
 
-    def _loader(self, data: EncodedSplit, **kwargs: Any) -> DataLoader:
+    def _loader(self, data: EncodedSplit, loader_class: type[DataLoader] = DataLoader, **kwargs: Any) -> DataLoader:
         workers = self.hparams.num_workers
         if workers > 0:
             # Workers never tokenize; say so, or `tokenizers` warns at every fork.
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        return DataLoader(
+        return loader_class(
             data,
             collate_fn=partial(collate, pad_id=self.pad_id),
             num_workers=workers,
             persistent_workers=workers > 0,
+            # Worker seeds come from this generator, not torch's global one, which dropout alone then
+            # uses: a resumed run draws the same masks (textrnn.training.ResumeRNGState).
+            generator=torch.Generator().manual_seed(self.hparams.seed),
             **kwargs,
         )
 
@@ -236,7 +258,13 @@ class TextDataModule(LightningDataModule):
         return self._loader(data, sampler=sampler, batch_size=self._eval_batch_size())
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.encoded("train"), batch_sampler=self._train_sampler(*self._replicas()))
+        loader = self._loader(
+            self.encoded("train"), ResumableLoader, batch_sampler=self._train_sampler(*self._replicas())
+        )
+        trainer = self.trainer
+        if trainer is not None:
+            loader.batches_done = lambda: trainer.fit_loop.epoch_loop.batch_idx + 1
+        return loader
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("validation")
