@@ -7,7 +7,7 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import torch
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.checkpoints import check_fits
@@ -31,6 +31,9 @@ class TextClassifier(pl.LightningModule):
         )
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # The loss as a mean over examples, summed across processes: exact under DDP, where shards differ in size.
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
 
     def model_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         logits = self(batch["ids"], batch["lengths"])  # (B, C)
@@ -42,15 +45,16 @@ class TextClassifier(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val", self.val_metrics)
+        self._eval_step(batch, "val", self.val_metrics, self.val_loss)
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test", self.test_metrics)
+        self._eval_step(batch, "test", self.test_metrics, self.test_loss)
 
-    def _eval_step(self, batch: dict[str, Tensor], stage: str, metrics: MetricCollection) -> None:
+    def _eval_step(self, batch: dict[str, Tensor], stage: str, metrics: MetricCollection, mean_loss: MeanMetric) -> None:
         loss, logits = self.model_step(batch)
         n = batch["labels"].numel()
-        self.log(f"{stage}/loss", loss, batch_size=n, sync_dist=True)
+        mean_loss.update(loss, weight=n)
+        self.log(f"{stage}/loss", mean_loss, batch_size=n)
         metrics.update(logits, batch["labels"])
         self.log_dict(metrics, batch_size=n, prog_bar=stage == "val")
 
