@@ -63,6 +63,22 @@ def test_sigkill_in_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path,
         assert torch.equal(tensor, final[1]["state_dict"][name]), name
 
 
+def test_the_sampler_resumes_where_the_checkpoint_was_taken():
+    from textrnn.data import BucketBatchSampler
+
+    sampler = BucketBatchSampler([(i * 7) % 13 + 1 for i in range(40)], batch_size=4, seed=1, chunk_batches=2)
+    epochs = []
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        epochs.append(list(sampler))
+    sampler.set_epoch(0)
+    sampler.resume(epoch=0, batches_done=3)  # a checkpoint 3 batches into epoch 0
+    assert list(sampler) == epochs[0][3:]
+    assert list(sampler) == epochs[0]  # the skip applies to one iteration only
+    sampler.resume(epoch=0, batches_done=len(sampler))  # taken at epoch 0's last batch: go on with epoch 1
+    assert sampler.epoch == 1 and list(sampler) == epochs[1]
+
+
 class Boom(Exception):
     """Stands for the process dying while the checkpoint is being written."""
 

@@ -139,7 +139,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.batch_size, self.bucket, self.chunk_batches = batch_size, bucket, chunk_batches
         self.num_replicas, self.rank = num_replicas, rank
         self.sampler = SeededShuffle(len(self.lengths), seed)
-        self._resume: Optional[tuple[int, int]] = None  # (epoch, batches to skip), see `resume`
+        self._skip = 0  # batches the next iteration skips, see `resume`
         n, chunk = len(self.lengths), batch_size * chunk_batches
         if bucket:  # a partial batch may end every chunk
             self.num_batches = sum(math.ceil(min(chunk, n - s) / batch_size) for s in range(0, n, chunk))
@@ -168,8 +168,12 @@ class BucketBatchSampler(Sampler[list[int]]):
         return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
     def resume(self, epoch: int, batches_done: int) -> None:
-        """Make the next iteration over ``epoch`` skip its first ``batches_done`` batches (a mid-epoch resume)."""
-        self._resume = (int(epoch), int(batches_done))
+        """Go on from a checkpoint taken ``batches_done`` batches into ``epoch``: the next iteration yields
+        that epoch's remaining batches, or all of the next epoch's if that one was finished."""
+        if batches_done >= len(self):
+            epoch, batches_done = epoch + 1, 0
+        self.set_epoch(int(epoch))
+        self._skip = int(batches_done)
 
     def __iter__(self) -> Iterator[list[int]]:
         batches = self.all_batches()
@@ -177,10 +181,8 @@ class BucketBatchSampler(Sampler[list[int]]):
             total = len(self) * self.num_replicas
             batches += [batches[i % len(batches)] for i in range(total - len(batches))]
             batches = batches[self.rank :: self.num_replicas]
-        resume, self._resume = self._resume, None
-        if resume is not None and resume[0] == self.epoch:
-            batches = batches[resume[1] :]
-        return iter(batches)
+        skip, self._skip = self._skip, 0
+        return iter(batches[skip:])
 
     def __len__(self) -> int:
         return math.ceil(self.num_batches / self.num_replicas)
