@@ -71,6 +71,15 @@ def read_texts(path: str, text_column: str = "text") -> list[str]:
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"no input file at {path!r}")
+    try:
+        return _read_texts(file, suffix, text_column)
+    except UnicodeDecodeError as err:  # the input must be UTF-8: no silent replacement characters
+        raise ValueError(f"input file {path!r} is not valid UTF-8 (byte 0x{err.object[err.start]:02x}); convert it, "
+                         f"e.g. `iconv -f latin1 -t utf-8 {file.name} > {file.stem}.utf8{file.suffix}`") from None
+
+
+def _read_texts(file: Path, suffix: str, text_column: str) -> list[str]:
+    path = str(file)
     if suffix == ".txt":
         return file.read_text(encoding="utf-8").splitlines()
     if suffix == ".csv":

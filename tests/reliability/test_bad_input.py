@@ -147,3 +147,12 @@ def test_odd_texts_still_get_predictions(tiny_run):
         clf.predict([""])
     with pytest.raises(ValueError, match=r"text 1 is not valid Unicode: '\\ud800' at character 2"):
         clf.predict(["fine", "a \ud800 b"])  # a lone surrogate, as json.loads('"\\ud800"') gives
+
+
+def test_classify_names_a_non_utf8_input_file(tiny_run, tmp_path, capsys):
+    from textrnn.predict_cli import main as classify_main
+
+    texts = write_bytes(tmp_path / "latin1.txt", "Café au lait\nthe derby\n".encode("latin-1"))
+    assert classify_main(["--ckpt_path", str(tiny_run.ckpt), "--input", texts]) == 2
+    err = capsys.readouterr().err
+    assert "latin1.txt' is not valid UTF-8 (byte 0xe9)" in err and "iconv" in err and "Traceback" not in err
