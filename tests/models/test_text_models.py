@@ -45,9 +45,33 @@ def test_text_rnn_relu_cell_is_padding_invariant():
                                      nonlinearity="relu"))
 
 
-def test_text_cnn_padding_never_changes_a_texts_logits():
+@pytest.mark.parametrize("pooling", ["max", "mean"])
+def test_text_cnn_padding_never_changes_a_texts_logits(pooling):
     torch.manual_seed(0)
-    assert_padding_invariant(TextCNN(vocab_size=60, num_classes=4, embedding_dim=8, num_filters=5))
+    assert_padding_invariant(TextCNN(vocab_size=60, num_classes=4, embedding_dim=8, num_filters=5, pooling=pooling))
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean"])
+def test_conv_pooling_reads_only_windows_inside_the_text(pooling):
+    """Pooled features equal a direct max/mean over the windows that start inside each text."""
+    from textrnn.nn import ConvEncoder
+
+    torch.manual_seed(0)
+    encoder = ConvEncoder(4, (2, 3), num_filters=3, pooling=pooling)
+    x, lengths = torch.randn(2, 7, 4), torch.tensor([7, 4])
+    x[1, 4:] = 0.0
+    pooled = encoder(x, lengths)  # (2, 6)
+    for row, n in enumerate(lengths.tolist()):
+        expected = []
+        for k, conv in zip((2, 3), encoder.convs):
+            windows = torch.relu(conv(x[row : row + 1, :n].transpose(1, 2)))[0]  # (F, n - k + 1)
+            expected.append(windows.amax(1) if pooling == "max" else windows.mean(1))
+        torch.testing.assert_close(pooled[row], torch.cat(expected), atol=1e-6, rtol=0)
+
+
+def test_conv_pooling_names_the_valid_ones():
+    with pytest.raises(ValueError, match=r"'attention'.*valid choices are \('max', 'mean'\)"):
+        TextCNN(vocab_size=10, num_classes=2, pooling="attention")
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

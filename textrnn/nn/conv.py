@@ -1,6 +1,7 @@
 """The convolutional text encoder of Kim (2014), "Convolutional Neural Networks for Sentence
 Classification": parallel 1-D convolutions of several widths (n-gram detectors) over word embeddings,
-ReLU, then max-over-time pooling that only looks at windows starting inside the text.
+ReLU, then pooling over time that only looks at windows starting inside the text: Kim's max (is the
+n-gram anywhere?) or the mean (how much of the text is about it?).
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from textrnn.nn.encoder import length_mask
+from textrnn.nn.pooling import TimePooling
+
+CONV_POOLINGS = ("max", "mean")
 
 
 class ConvEncoder(nn.Module):
@@ -18,13 +21,19 @@ class ConvEncoder(nn.Module):
         input_size: embedding size.
         filter_sizes: widths of the convolution windows, in tokens (Kim: 3, 4, 5).
         num_filters: feature maps per width (Kim: 100).
+        pooling: ``"max"`` over time (Kim) or ``"mean"`` over the text's windows.
     """
 
-    def __init__(self, input_size: int, filter_sizes: tuple[int, ...] = (3, 4, 5), num_filters: int = 100) -> None:
+    def __init__(
+        self, input_size: int, filter_sizes: tuple[int, ...] = (3, 4, 5), num_filters: int = 100, pooling: str = "max"
+    ) -> None:
         super().__init__()
         if not filter_sizes or min(filter_sizes) < 1:
             raise ValueError(f"filter_sizes must be positive window widths, got {filter_sizes}.")
+        if pooling not in CONV_POOLINGS:
+            raise ValueError(f"Unknown pooling {pooling!r} for the convolutional encoder; valid choices are {CONV_POOLINGS}.")
         self.filter_sizes = tuple(filter_sizes)
+        self.pool = TimePooling(pooling)
         self.convs = nn.ModuleList(nn.Conv1d(input_size, num_filters, k) for k in self.filter_sizes)
         self.output_size = len(self.filter_sizes) * num_filters
 
@@ -38,9 +47,8 @@ class ConvEncoder(nn.Module):
         pooled = []
         for k, conv in zip(self.filter_sizes, self.convs):
             features = torch.relu(conv(x))  # (B, F, T - k + 1)
-            # Windows that start inside the text; a text shorter than k keeps its first window, which
-            # sees the zero padding exactly as it would in any batch.
-            valid = length_mask((lengths - k + 1).clamp(min=1), features.size(2)).unsqueeze(1)  # (B, 1, T-k+1)
-            # ReLU outputs are >= 0, so filling invalid windows with 0 leaves the max over valid ones intact.
-            pooled.append(features.masked_fill(~valid, 0.0).amax(dim=2))  # (B, F)
+            # Pool the windows that start inside the text; a text shorter than k keeps its first window,
+            # which sees the zero padding exactly as it would in any batch.
+            windows = (lengths - k + 1).clamp(min=1)  # (B,)
+            pooled.append(self.pool(features.transpose(1, 2), windows))  # (B, F)
         return torch.cat(pooled, dim=1)
