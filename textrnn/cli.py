@@ -74,7 +74,33 @@ class TextRNNCLI(LightningCLI):
                              "types, so they always load with weights_only=True (see 'Safe loading' in README.md)")
         config["weights_only"] = True
 
-    before_fit = before_validate = before_test = before_predict = _weights_only
+    before_validate = before_test = before_predict = _weights_only
+
+    def before_fit(self) -> None:
+        self._weights_only()
+        self._resolve_last()
+
+    def _resolve_last(self) -> None:
+        """``--ckpt_path last`` resumes this experiment's newest ``last.ckpt``.
+
+        Lightning looks for ``last.ckpt`` only in the new run's own checkpoint folder, which is a fresh
+        ``version_N`` folder, so on its own it would find nothing and start again from scratch. Here
+        ``last`` means the newest ``<save_dir>/<name>/version_*/checkpoints/last.ckpt``. The resumed run
+        logs into a new version folder, so the interrupted run's ``metrics.csv`` is kept, not rewritten.
+        With ``--checkpoint.dirpath`` set, Lightning's own rule (look in that folder) applies.
+        """
+        config = self.config_init[self.subcommand]
+        callback = self.trainer.checkpoint_callback
+        root = getattr(self.trainer.logger, "root_dir", None)
+        if config.get("ckpt_path") != "last" or callback is None or callback.dirpath is not None or not root:
+            return
+        found = [p for p in Path(root).glob("version_*/checkpoints/last.ckpt") if p.parts[-3][8:].isdigit()]
+        if not found:
+            pl.utilities.rank_zero_info(f"--ckpt_path last: no last.ckpt under {root}; starting from scratch.")
+            return
+        newest = max(found, key=lambda p: int(p.parts[-3][8:]))
+        config["ckpt_path"] = str(newest)
+        pl.utilities.rank_zero_info(f"--ckpt_path last: resuming from {newest}")
 
     def after_fit(self) -> None:
         """Evaluate the best checkpoint on the test split and print its metrics."""

@@ -1,6 +1,7 @@
 """The `textrnn` command end to end: every shipped config runs, and fit -> checkpoint -> test reproduces
 the test metrics."""
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,22 @@ def test_checkpoint_round_trip_reproduces_test_metrics(tmp_path, tiny_en_csv):
     again = run_cli(["test", "--config", str(config), "--ckpt_path", str(best)])
     retested = {k: v.item() for k, v in again.trainer.callback_metrics.items() if k.startswith("test/")}
     assert retested == pytest.approx(fitted, abs=1e-6)
+
+
+def test_ckpt_path_last_resumes_the_newest_run_of_the_experiment(tmp_path, tiny_en_csv):
+    """`--ckpt_path last` finds the last.ckpt of the newest version folder, goes on from its epoch, and
+    logs into a new version folder, so the first run's metrics.csv stays as it was."""
+    logger = ["--trainer.logger", "CSVLogger", "--trainer.logger.init_args.save_dir", str(tmp_path),
+              "--trainer.logger.init_args.name", "exp"]
+    first = run_cli(tiny_fit_args(tmp_path, tiny_en_csv, "--trainer.max_epochs", "1", *logger))
+    first_metrics = (tmp_path / "exp" / "version_0" / "metrics.csv").read_text()
+    assert first.trainer.global_step > 0
+    resumed = run_cli(tiny_fit_args(tmp_path, tiny_en_csv, "--trainer.max_epochs", "2", "--ckpt_path", "last", *logger))
+    assert resumed.trainer.global_step == 2 * first.trainer.global_step  # one more epoch, not two
+    assert (tmp_path / "exp" / "version_0" / "metrics.csv").read_text() == first_metrics
+    with open(tmp_path / "exp" / "version_1" / "metrics.csv") as f:
+        validated = {row["epoch"] for row in csv.DictReader(f) if row.get("val/acc")}
+    assert validated == {"1"}  # only the resumed epoch was trained in the new run
 
 
 def test_user_errors_end_in_one_message(tmp_path, tiny_en_csv, capsys):
