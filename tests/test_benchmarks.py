@@ -1,0 +1,39 @@
+"""The benchmark scripts run where CI runs (CPU, no GPU) and print what their docstrings promise.
+Their timings mean nothing here; what is checked is that they work and check what they claim."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_script(name: str, *args: str) -> list[str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # no GPU, as in CI
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / name), *args], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()
+
+
+def test_gpu_throughput_without_a_gpu_says_so_and_exits_0():
+    lines = run_script("gpu_throughput.py")
+    assert len(lines) == 1 and "no CUDA GPU" in lines[0]
+
+
+def test_gpu_throughput_smoke_runs_every_path_on_cpu():
+    lines = run_script("gpu_throughput.py", "--device", "cpu", "--batch", "4", "--length", "12", "--steps", "2",
+                       "--warmup", "1", "--vocab", "50")
+    dtypes = dict(re.findall(r"kernel_dtype_(\w+)=(\w+)", " ".join(lines)))
+    assert set(dtypes) == {"lstm", "gru", "rnn"} and set(dtypes.values()) <= {"bfloat16", "float32"}
+    assert re.fullmatch(r"fraction_of_ceiling=\d+\.\d{3}", lines[-1])
+
+
+def test_lightning_overhead_loops_agree_and_end_with_the_ratio():
+    lines = run_script("lightning_overhead.py", "--steps", "3", "--repeats", "2")
+    assert re.search(r"steps=3 max_loss_diff=0\.00e\+00", lines[-2])  # the same losses, step by step
+    assert re.fullmatch(r"lightning_overhead=\d+\.\d{3}", lines[-1])
