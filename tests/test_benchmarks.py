@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-
 REPO = Path(__file__).resolve().parents[1]
 
 
