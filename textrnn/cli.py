@@ -94,11 +94,15 @@ class TextRNNCLI(LightningCLI):
         root = getattr(self.trainer.logger, "root_dir", None)
         if config.get("ckpt_path") != "last" or callback is None or callback.dirpath is not None or not root:
             return
-        found = [p for p in Path(root).glob("version_*/checkpoints/last.ckpt") if p.parts[-3][8:].isdigit()]
-        if not found:
+        runs = {}  # version number -> its last.ckpt
+        for path in Path(root).glob("version_*/checkpoints/last.ckpt"):
+            version = path.parts[-3].removeprefix("version_")
+            if version.isdigit():
+                runs[int(version)] = path
+        if not runs:
             pl.utilities.rank_zero_info(f"--ckpt_path last: no last.ckpt under {root}; starting from scratch.")
             return
-        newest = max(found, key=lambda p: int(p.parts[-3][8:]))
+        newest = runs[max(runs)]
         config["ckpt_path"] = str(newest)
         pl.utilities.rank_zero_info(f"--ckpt_path last: resuming from {newest}")
 

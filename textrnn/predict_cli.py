@@ -74,8 +74,10 @@ def read_texts(path: str, text_column: str = "text") -> list[str]:
     try:
         return _read_texts(file, suffix, text_column)
     except UnicodeDecodeError as err:  # the input must be UTF-8: no silent replacement characters
+        from textrnn.data.sources import utf8_hint
+
         raise ValueError(f"input file {path!r} is not valid UTF-8 (byte 0x{err.object[err.start]:02x}); convert it, "
-                         f"e.g. `iconv -f latin1 -t utf-8 {file.name} > {file.stem}.utf8{file.suffix}`") from None
+                         f"e.g. {utf8_hint(file)}") from None
 
 
 def _read_texts(file: Path, suffix: str, text_column: str) -> list[str]:

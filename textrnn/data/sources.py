@@ -84,6 +84,11 @@ def _local_files(data_files: DataFiles) -> list[Path]:
     return paths
 
 
+def utf8_hint(path: Path) -> str:
+    """How to convert a file that is not UTF-8, for the error that refuses it."""
+    return f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
+
+
 def _unreadable(dataset: str, data_files: DataFiles, error: Exception) -> ValueError:
     """One clear error for a data file `datasets` could not parse: which file, and why.
 
@@ -103,8 +108,7 @@ def _unreadable(dataset: str, data_files: DataFiles, error: Exception) -> ValueE
                 line = raw.count(b"\n", 0, bad.start) + 1
                 return ValueError(
                     f"data file {str(path)!r} is not valid UTF-8: byte 0x{raw[bad.start]:02x} at offset {bad.start} "
-                    f"(line {line}); textrnn reads text files as UTF-8 only. Convert it, e.g. "
-                    f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
+                    f"(line {line}); textrnn reads text files as UTF-8 only. Convert it, e.g. {utf8_hint(path)}"
                 )
     cause = error.__cause__ or error.__context__ or error
     return ValueError(f"could not read data_files={data_files!r} as {dataset}: {type(cause).__name__}: {cause}")
