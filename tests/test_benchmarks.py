@@ -1,6 +1,7 @@
 """The benchmark scripts run where CI runs (CPU, no GPU) and print what their docstrings promise.
 Their timings mean nothing here; what is checked is that they work and check what they claim."""
 
+import json
 import os
 import re
 import subprocess
@@ -35,3 +36,17 @@ def test_lightning_overhead_loops_agree_and_end_with_the_ratio():
     lines = run_script("lightning_overhead.py", "--steps", "3", "--repeats", "2")
     assert re.search(r"steps=3 max_loss_diff=0\.00e\+00", lines[-2])  # the same losses, step by step
     assert re.fullmatch(r"lightning_overhead=\d+\.\d{3}", lines[-1])
+
+
+def test_bilstm_variants_runs_are_seeded_and_read_out_three_accuracies():
+    same = '{"tag": "%s", "epochs": 2, "max_length": 48, "hidden_size": 16, "embedding_dim": 16}'
+    lines = run_script("bilstm_variants.py", "--seeds", "42", "--limit-batches", "3",
+                       "--variants", same % "a", same % "b")
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [r["tag"] for r in rows] == ["a", "b"]
+    for r in rows:
+        assert len(r["val"]) == 2 and all(0.0 <= r[k] <= 1.0 for k in ("best", "last", "ema"))
+    # Same variant, same seed: the same run, whatever ran before it in the process.
+    strip = [{k: v for k, v in r.items() if k not in ("tag", "train_s")} for r in rows]
+    assert strip[0] == strip[1]
+    assert re.fullmatch(r"variant=b seeds=1 best=\d+\.\d\d% last=\d+\.\d\d% ema=\d+\.\d\d%", lines[-1])
