@@ -20,26 +20,32 @@ import pickle
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
 PathLike = Union[str, Path]
+PACKAGE_PREFIX = "textrnn."  # the only package whose classes a checkpoint may name
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: missing pieces, truncated or corrupt, unsafe, or not this model's."""
 
 
-def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> Any:
-    """``torch.load(path, weights_only=True)``, or a `CheckpointError` saying in one sentence why not.
+def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """The checkpoint dict ``torch.load(path, weights_only=True)`` reads, or a `CheckpointError` saying in
+    one sentence why not.
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        CheckpointError: a folder, a truncated or corrupt file, or one that holds pickled Python objects
-            beyond tensors and plain types (refused: unpickling them could run code).
+        CheckpointError: a folder, a truncated or corrupt file, one that holds pickled Python objects
+            beyond tensors and plain types (refused: unpickling them could run code), or one that holds
+            something other than a dict.
     """
     path = Path(path)
     if not path.exists():
@@ -47,7 +53,7 @@ def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> Any:
     if not path.is_file():
         raise CheckpointError(f"{str(path)!r} is not a file; give the path of a .ckpt file")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         if "weights only load failed" not in str(err).lower():
             raise CheckpointError(f"{str(path)!r} is not a readable checkpoint (truncated or corrupt): {err}") from err
@@ -61,6 +67,9 @@ def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> Any:
         raise CheckpointError(
             f"{str(path)!r} is not a readable PyTorch checkpoint (truncated or corrupt?): {type(err).__name__}: {err}"
         ) from err
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{str(path)!r} holds a {type(checkpoint).__name__}, not a checkpoint dict")
+    return checkpoint
 
 
 def atomic_torch_save(obj: Any, path: PathLike) -> None:
@@ -101,10 +110,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> dict[str, Any]:
         if weights_only is False or "://" in str(path):  # an explicit opt-out, or a remote file
             return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
-        checkpoint = read_checkpoint(path, map_location=map_location)
-        if not isinstance(checkpoint, dict):
-            raise CheckpointError(f"{str(path)!r} holds a {type(checkpoint).__name__}, not a checkpoint dict")
-        return checkpoint
+        return read_checkpoint(path, map_location=map_location)
 
 
 def check_fits(model: nn.Module, checkpoint: dict[str, Any], where: str = "the checkpoint") -> None:
@@ -127,17 +133,29 @@ def check_fits(model: nn.Module, checkpoint: dict[str, Any], where: str = "the c
             f"{'; '.join(wrong[:3])}); build the model with the arguments it was trained with, e.g. its run's config.yaml"
         )
     data = checkpoint.get("TextDataModule")
-    embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
-    if not isinstance(data, dict) or "tokenizer" not in data or embedding is None:
+    if not isinstance(data, dict) or "tokenizer" not in data or first_embedding(model) is None:
         return
     from tokenizers import Tokenizer
 
     try:
-        vocab_size = Tokenizer.from_str(data["tokenizer"]).get_vocab_size(with_added_tokens=True)
+        tokenizer = Tokenizer.from_str(data["tokenizer"])
     except Exception as err:  # tokenizers raises its own Exception type for a bad JSON string
         raise CheckpointError(f"the tokenizer stored in {where} cannot be read: {err}") from err
-    if vocab_size != embedding.num_embeddings:
+    check_vocabulary(model, tokenizer, f"the tokenizer in {where}")
+
+
+def first_embedding(model: nn.Module) -> Optional[nn.Embedding]:
+    """The model's word embedding (its first `nn.Embedding`), or None."""
+    return next((module for module in model.modules() if isinstance(module, nn.Embedding)), None)
+
+
+def check_vocabulary(model: nn.Module, tokenizer: "Tokenizer", subject: str = "the tokenizer") -> None:
+    """Raise a `CheckpointError` unless ``tokenizer`` has one token per row of ``model``'s embedding
+    (``subject`` names the tokenizer in the message)."""
+    embedding = first_embedding(model)
+    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+    if embedding is not None and vocab_size != embedding.num_embeddings:
         raise CheckpointError(
-            f"the tokenizer in {where} has {vocab_size} tokens but the model's embedding has "
-            f"{embedding.num_embeddings} rows; the vocabulary does not belong to these weights"
+            f"{subject} has {vocab_size} tokens but the model's embedding has {embedding.num_embeddings} rows; "
+            "the vocabulary does not belong to these weights"
         )

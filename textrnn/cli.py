@@ -20,7 +20,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
-from textrnn.checkpoints import AtomicCheckpointIO, CheckpointError, read_checkpoint
+from textrnn.checkpoints import PACKAGE_PREFIX, AtomicCheckpointIO, CheckpointError, read_checkpoint
 from textrnn.cli_errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
 from textrnn.training import ResumeRNGState, StopOnNonFiniteLoss
@@ -61,7 +61,7 @@ class TextRNNCLI(LightningCLI):
         if ckpt_path and Path(ckpt_path).is_file():
             hparams = read_checkpoint(ckpt_path).get("hyper_parameters") or {}
             class_path = hparams.get("_class_path") if isinstance(hparams, dict) else None
-            if class_path is not None and not str(class_path).startswith("textrnn."):
+            if class_path is not None and not str(class_path).startswith(PACKAGE_PREFIX):
                 raise CheckpointError(f"{ckpt_path!r} names model class {class_path!r}; only textrnn's models are "
                                       "built from a checkpoint")
         super()._parse_ckpt_path()

@@ -15,20 +15,18 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import torch
 from tokenizers import Tokenizer
-from torch import nn
 
-from textrnn.checkpoints import CheckpointError, read_checkpoint
+from textrnn.checkpoints import PACKAGE_PREFIX, CheckpointError, check_vocabulary, read_checkpoint
 from textrnn.data.batching import pad_sequences
 from textrnn.data.tokenizer import encode_batch
 from textrnn.models.classifier import TextClassifier
 
 REQUIRED_KEYS = ("textrnn_model", "hyper_parameters", "state_dict", "TextDataModule")
 REQUIRED_DATA_KEYS = ("tokenizer", "label_names")
-PACKAGE_PREFIX = "textrnn."
 
 
 @dataclass(frozen=True)
@@ -139,8 +137,6 @@ def _as_texts(texts: Union[str, Sequence[str]]) -> list[str]:
 def _read_checkpoint(path: Path) -> dict[str, Any]:
     """The checkpoint dict, read with weights_only=True, or one clear error saying why not."""
     checkpoint = read_checkpoint(path, map_location="cpu")
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"{str(path)!r} holds a {type(checkpoint).__name__}, not a textrnn checkpoint dict")
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(
@@ -169,10 +165,6 @@ def model_class(class_path: Any) -> type[TextClassifier]:
     if not (isinstance(cls, type) and issubclass(cls, TextClassifier)):
         raise CheckpointError(f"refusing model class {class_path!r}: it is not a textrnn TextClassifier subclass")
     return cls
-
-
-def _first_embedding(model: nn.Module) -> Optional[nn.Embedding]:
-    return next((module for module in model.modules() if isinstance(module, nn.Embedding)), None)
 
 
 def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) -> Classifier:
@@ -210,13 +202,7 @@ def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) 
         tokenizer = Tokenizer.from_str(data["tokenizer"])
     except Exception as err:  # tokenizers raises its own Exception type for a bad JSON string
         raise CheckpointError(f"{str(path)!r}: the stored tokenizer cannot be read: {err}") from err
-    embedding = _first_embedding(model)
-    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
-    if embedding is not None and vocab_size != embedding.num_embeddings:
-        raise CheckpointError(
-            f"{str(path)!r}: the tokenizer has {vocab_size} tokens but the model's embedding has "
-            f"{embedding.num_embeddings} rows; the vocabulary does not belong to these weights"
-        )
+    check_vocabulary(model, tokenizer, f"{str(path)!r}: the tokenizer")
     label_names = list(data["label_names"])
     num_classes = hparams.get("num_classes", len(label_names))
     if len(label_names) != num_classes:

@@ -23,11 +23,12 @@ class RunsCode:
 
 def bad_checkpoints(good: Path, folder: Path) -> dict[str, Path]:
     checkpoint = torch.load(good, weights_only=True)
-    files = {name: folder / f"{name}.ckpt" for name in ("pickled", "truncated", "vocabulary")}
+    files = {name: folder / f"{name}.ckpt" for name in ("pickled", "truncated", "vocabulary", "list")}
     torch.save({**checkpoint, "extra": RunsCode(folder / "pwned")}, files["pickled"])
     files["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     other = {**checkpoint["TextDataModule"], "tokenizer": build_tokenizer(["only a few words here"]).to_str()}
     torch.save({**checkpoint, "TextDataModule": other}, files["vocabulary"])
+    torch.save([checkpoint["state_dict"]], files["list"])  # tensors, but not a checkpoint
     return files
 
 
@@ -36,6 +37,7 @@ EXPECTED = {
     "truncated": ["truncated.ckpt' is not a readable PyTorch checkpoint (truncated or corrupt?)"],
     "vocabulary": ["the tokenizer in the checkpoint has 7 tokens but the model's embedding has",
                    "the vocabulary does not belong to these weights"],
+    "list": ["list.ckpt' holds a list, not a checkpoint dict"],
 }
 
 
