@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import copy
 import inspect
+import itertools
 import json
+import math
 import os
 import statistics
 import time
@@ -30,13 +32,13 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-import lightning.pytorch as pl
 import torch
 import yaml
 from torch.optim.swa_utils import AveragedModel, get_ema_avg_fn
 
+from lightning_overhead import build  # this folder's script: the config's model, seeded
+
 from textrnn.data import TextDataModule
-from textrnn.models import TextRNN
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ARGS = set(inspect.signature(TextDataModule.__init__).parameters) - {"self"}
@@ -65,26 +67,19 @@ def run(config: dict, variant: dict, seed: int, datamodules: dict, limit_batches
         datamodules[key] = TextDataModule(**data_args)
         datamodules[key].setup("fit")
     dm = datamodules[key]
-    dm.trainer = None  # batch order from the epoch number this loop sets, not a stale Trainer's
 
-    pl.seed_everything(seed, verbose=False)
-    model = TextRNN(**dict(model_args, lr_schedule="constant"), vocab_size=dm.vocab_size,
-                    num_classes=dm.num_classes, pad_id=dm.pad_id)
+    model = build({"model": {"init_args": model_args}}, dm, seed)  # constant lr: the cosine schedule is ours
     optimizer = model.configure_optimizers()
-    steps = epochs * len(dm._train_sampler())
-    if limit_batches:
-        steps = epochs * min(limit_batches, len(dm._train_sampler()))
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    per_epoch = min(len(dm.train_dataloader()), limit_batches or math.inf)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * per_epoch)
     ema = AveragedModel(model, avg_fn=get_ema_avg_fn(0.99), use_buffers=True)
     clip = float(config["trainer"].get("gradient_clip_val", 1.0))
 
     start, step, vals, best = time.perf_counter(), 0, [], (-1.0, None)
     for epoch in range(epochs):
-        sampler = dm._train_sampler()
-        sampler.set_epoch(epoch)
-        for batch_idx, batch in enumerate(dm._loader(dm.encoded("train"), batch_sampler=sampler)):
-            if limit_batches and batch_idx == limit_batches:
-                break
+        loader = dm.train_dataloader()
+        loader.batch_sampler.set_epoch(epoch)  # what the Trainer's epoch count does in `textrnn fit`
+        for batch in itertools.islice(loader, per_epoch):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss, _ = model.model_step(batch)
             optimizer.zero_grad(set_to_none=True)
@@ -93,13 +88,13 @@ def run(config: dict, variant: dict, seed: int, datamodules: dict, limit_batches
             optimizer.step()
             schedule.step()
             step += 1
-            if step >= 0.3 * steps:
+            if step >= 0.3 * epochs * per_epoch:
                 ema.update_parameters(model)
-        vals.append(accuracy(model, dm._eval_loader("validation")))
+        vals.append(accuracy(model, dm.val_dataloader()))
         if vals[-1] > best[0]:
             best = (vals[-1], copy.deepcopy(model.state_dict()))
     seconds = time.perf_counter() - start
-    test = dm._eval_loader("test")
+    test = dm.test_dataloader()
     result = {"tag": tag, "seed": seed, "last": round(accuracy(model, test), 4), "ema": round(accuracy(ema.module, test), 4)}
     model.load_state_dict(best[1])
     result.update(best=round(accuracy(model, test), 4), train_s=round(seconds, 1), val=[round(v, 4) for v in vals])
