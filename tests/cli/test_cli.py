@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from textrnn.cli import main, run_cli
+from tiny_args import tiny_fit_args
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -29,17 +30,8 @@ def test_fast_dev_run_every_config(config, tmp_path, monkeypatch):
     assert key in metrics and torch.isfinite(metrics[key])
 
 
-def tiny_fit_args(tmp_path, tiny_en_csv, *extra):
-    return ["fit", "--model", "TextRNN", "--model.init_args.embedding_dim", "16",
-            "--model.init_args.hidden_size", "16", "--model.init_args.lr", "0.01",
-            "--data", "TextDataModule", "--data.init_args.dataset", "csv",
-            "--data.init_args.data_files", tiny_en_csv, "--data.init_args.batch_size", "16",
-            "--trainer.max_epochs", "4", "--trainer.enable_progress_bar", "false",
-            "--trainer.default_root_dir", str(tmp_path), "--trainer.use_distributed_sampler", "false", *extra]
-
-
 def test_checkpoint_round_trip_reproduces_test_metrics(tmp_path, tiny_en_csv):
-    fit = run_cli(tiny_fit_args(tmp_path, tiny_en_csv))
+    fit = run_cli(tiny_fit_args(tmp_path, tiny_en_csv, epochs=4))
     fitted = {k: v.item() for k, v in fit.trainer.callback_metrics.items() if k.startswith("test/")}
     assert fitted["test/acc"] >= 0.9  # the tiny keyword set is easy
     best = Path(fit.trainer.checkpoint_callback.best_model_path)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from datasets.utils import logging as datasets_logging
 
-from reliability_helpers import tiny_fit_args
+from tiny_args import tiny_fit_args
 
 # `datasets` makes its log handler on first use, on whatever sys.stderr is then: inside a test with
 # capsys that stream is closed afterwards, and a later log line prints a "Logging error" traceback.

@@ -1,5 +1,5 @@
-"""Helpers for the reliability tests (not a test module): CLI arguments for a tiny run, the one-line
-error check, and a callback that pauses a subprocess at a given step so a test can SIGKILL it there."""
+"""Helpers for the reliability tests (not a test module): the one-line error check, a `textrnn` subprocess,
+and callbacks that pause a run at a given step (so a test can SIGKILL it there) or inject a NaN."""
 
 import csv
 import os
@@ -13,17 +13,6 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-
-
-def tiny_fit_args(root: Path, data_files: str, *extra: str) -> list[str]:
-    """`textrnn fit` arguments for a small TextRNN on a tiny CSV, writing under ``root``."""
-    return ["fit", "--model", "TextRNN", "--model.init_args.embedding_dim", "16",
-            "--model.init_args.hidden_size", "16", "--model.init_args.lr", "0.01",
-            "--data", "TextDataModule", "--data.init_args.dataset", "csv",
-            "--data.init_args.data_files", data_files, "--data.init_args.batch_size", "16",
-            "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
-            "--trainer.enable_model_summary", "false", "--trainer.default_root_dir", str(root),
-            "--trainer.use_distributed_sampler", "false", *extra]
 
 
 def one_cli_error(capsys, args: list[str]) -> str:

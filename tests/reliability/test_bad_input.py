@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import textrnn
-from reliability_helpers import one_cli_error, tiny_fit_args
+from reliability_helpers import one_cli_error
+from tiny_args import tiny_fit_args
 from textrnn.data import TextDataModule, build_tokenizer
 
 TWO_CLASSES = [(f"the striker scored goal {i}", "sports") for i in range(6)] + [

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from reliability_helpers import finish, logged_test_metrics, textrnn_process, tiny_fit_args
+from reliability_helpers import finish, logged_test_metrics, textrnn_process
+from tiny_args import tiny_fit_args
 from textrnn.cli import run_cli
 from textrnn.data import LengthSortedSampler
 

@@ -4,7 +4,8 @@ epoch and batch), before that step changes any weight: for every model, through 
 import pytest
 import torch
 
-from reliability_helpers import NaNAtStep, one_cli_error, tiny_fit_args
+from reliability_helpers import NaNAtStep, one_cli_error
+from tiny_args import tiny_fit_args
 
 TRAINER = ["--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
            "--trainer.enable_model_summary", "false"]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from reliability_helpers import finish, logged_test_metrics, textrnn_process, tiny_fit_args
+from reliability_helpers import finish, logged_test_metrics, textrnn_process
+from tiny_args import tiny_fit_args
 from textrnn.checkpoints import AtomicCheckpointIO, atomic_torch_save, read_checkpoint
 
 # tiny_en.csv: 96 training texts, batches of 16 -> 6 steps per epoch. Checkpoints every 4 steps; the
