@@ -3,7 +3,7 @@ run, in tokens per second, at batch 256, length 400, one bidirectional LSTM laye
 
 * ceiling: ``nn.LSTM`` (cuDNN) forward + backward alone on random (B, T, 128) inputs under bf16 autocast:
   no embedding, no pooling, no loss, no optimizer. No real training step can beat it.
-* model_step: textrnn's ``TextRNN`` (embedding -> fused encoder -> max pooling -> head -> cross-entropy),
+* model_step: textrnn's ``TextRNN`` (embedding -> fused encoder -> pooling -> head -> cross-entropy),
   backward, clipping by norm and an Adam step, in a plain loop under bf16 autocast.
 * trainer: the same model trained by ``Trainer.fit(precision="bf16-mixed")``, what ``textrnn fit`` runs.
 
@@ -18,7 +18,7 @@ one being the result:
 Without a CUDA GPU it prints one line and exits 0. ``--device cpu`` with small shapes runs every code
 path on a CPU, as a smoke test (the numbers then mean nothing).
 
-Usage: python benchmarks/gpu_throughput.py [--batch 256] [--length 400] [--steps 30] [--precision bf16-mixed]
+Usage: python benchmarks/gpu_throughput.py [--batch 256] [--length 400] [--steps 30] [--precision bf16-mixed] [--pooling max]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from textrnn.models import TextRNN
-from textrnn.nn import RecurrentEncoder
+from textrnn.nn import POOLINGS, RecurrentEncoder
 
 DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
@@ -73,7 +73,7 @@ def ceiling(args, device: torch.device, dtype: torch.dtype) -> float:
 
 def make_model(args) -> TextRNN:
     return TextRNN(vocab_size=args.vocab, num_classes=5, embedding_dim=args.embedding, hidden_size=args.hidden,
-                   cell="lstm", bidirectional=True, pooling="max", embedding_dropout=0.3, head_dropout=0.5, lr=3e-3)
+                   cell="lstm", bidirectional=True, pooling=args.pooling, embedding_dropout=0.3, head_dropout=0.5, lr=3e-3)
 
 
 def make_batch(args, device: torch.device) -> dict[str, torch.Tensor]:
@@ -165,6 +165,8 @@ def main() -> int:
     parser.add_argument("--embedding", type=int, default=128)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--vocab", type=int, default=30000)
+    parser.add_argument("--pooling", default="attention", choices=POOLINGS,
+                        help="attention, as configs/textrnn_bilstm.yaml (default)")
     parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--precision", default="bf16-mixed", choices=sorted(DTYPES))
