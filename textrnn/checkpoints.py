@@ -135,13 +135,18 @@ def check_fits(model: nn.Module, checkpoint: dict[str, Any], where: str = "the c
     data = checkpoint.get("TextDataModule")
     if not isinstance(data, dict) or "tokenizer" not in data or first_embedding(model) is None:
         return
+    tokenizer = read_tokenizer(data["tokenizer"], f"the tokenizer stored in {where}")
+    check_vocabulary(model, tokenizer, f"the tokenizer in {where}")
+
+
+def read_tokenizer(text: str, subject: str = "the stored tokenizer") -> "Tokenizer":
+    """The tokenizer a checkpoint stores as JSON, or a `CheckpointError` saying that ``subject`` cannot be read."""
     from tokenizers import Tokenizer
 
     try:
-        tokenizer = Tokenizer.from_str(data["tokenizer"])
+        return Tokenizer.from_str(text)
     except Exception as err:  # tokenizers raises its own Exception type for a bad JSON string
-        raise CheckpointError(f"the tokenizer stored in {where} cannot be read: {err}") from err
-    check_vocabulary(model, tokenizer, f"the tokenizer in {where}")
+        raise CheckpointError(f"{subject} cannot be read: {err}") from err
 
 
 def first_embedding(model: nn.Module) -> Optional[nn.Embedding]:

@@ -20,7 +20,7 @@ from typing import Any, Union
 import torch
 from tokenizers import Tokenizer
 
-from textrnn.checkpoints import PACKAGE_PREFIX, CheckpointError, check_vocabulary, read_checkpoint
+from textrnn.checkpoints import PACKAGE_PREFIX, CheckpointError, check_vocabulary, read_checkpoint, read_tokenizer
 from textrnn.data.batching import pad_sequences
 from textrnn.data.tokenizer import encode_batch
 from textrnn.models.classifier import TextClassifier
@@ -198,10 +198,7 @@ def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) 
         raise CheckpointError(f"{str(path)!r}: the weights do not fit {cls.__name__}({hparams}): {err}") from err
 
     data = checkpoint["TextDataModule"]
-    try:
-        tokenizer = Tokenizer.from_str(data["tokenizer"])
-    except Exception as err:  # tokenizers raises its own Exception type for a bad JSON string
-        raise CheckpointError(f"{str(path)!r}: the stored tokenizer cannot be read: {err}") from err
+    tokenizer = read_tokenizer(data["tokenizer"], f"{str(path)!r}: the stored tokenizer")
     check_vocabulary(model, tokenizer, f"{str(path)!r}: the tokenizer")
     label_names = list(data["label_names"])
     num_classes = hparams.get("num_classes", len(label_names))
