@@ -50,3 +50,11 @@ def test_bilstm_variants_runs_are_seeded_and_read_out_three_accuracies():
     strip = [{k: v for k, v in r.items() if k not in ("tag", "train_s")} for r in rows]
     assert strip[0] == strip[1]
     assert re.fullmatch(r"variant=b seeds=1 best=\d+\.\d\d% last=\d+\.\d\d% ema=\d+\.\d\d%", lines[-1])
+
+
+def test_pooling_cost_times_every_pooling_against_max_and_ends_with_the_shipped_one():
+    lines = run_script("pooling_cost.py", "--batch", "2", "--length", "8", "--vocab", "50", "--rounds", "1",
+                       "--steps", "1")
+    rows = dict(re.findall(r"pooling=(\w+) ms_per_step=\d+ vs_max=(\d+\.\d{3})", "\n".join(lines)))
+    assert set(rows) == {"last", "max", "mean", "attention"} and rows["max"] == "1.000"
+    assert lines[-1].startswith("pooling=attention ")  # configs/textrnn_bilstm.yaml's pooling comes last
