@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import textrnn
-from textrnn.cli import main as textrnn_main
-from textrnn.cli import run_cli
+from textrnn.cli.app import main as textrnn_main
+from textrnn.cli.app import run_cli
 from textrnn.data import build_tokenizer
-from textrnn.predict_cli import main as classify_main
+from textrnn.cli.classify import main as classify_main
 
 EN_CLEAR = {
     "The striker scored a late goal in the cup final.": "sports",

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textrnn.cli import run_cli
-from textrnn.report import ClassificationReport, worst_examples
+from textrnn.cli.app import run_cli
+from textrnn.callbacks.report import ClassificationReport, worst_examples
 
-REPORT = "textrnn.report.ClassificationReport"
+REPORT = "textrnn.callbacks.ClassificationReport"
 
 
 @pytest.fixture(scope="module")

@@ -231,7 +231,7 @@ def fit_tfidf(data, seed: int = 0):
 
 def run_tfidf(data, seed: int, run_dir: Path, tokens: Sequence[int], repeats: int = 3) -> RunResult:
     """Train TF-IDF + LinearSVC on the train split, evaluate on the test split, write its reports."""
-    from textrnn.report import classification_summary, confusion_counts, plot_confusion, write_confusion_csv
+    from textrnn.callbacks.report import classification_summary, confusion_counts, plot_confusion, write_confusion_csv
 
     run_dir.mkdir(parents=True, exist_ok=True)
     model, train_s = fit_tfidf(data, seed)
@@ -272,7 +272,7 @@ def run_neural(
     """``textrnn fit --config <config> --seed_everything <seed>`` into ``out/<name>/seed<seed>``, then
     time ``textrnn.load(best checkpoint).predict`` over the test texts on the CPU."""
     import textrnn
-    from textrnn.cli import run_cli
+    from textrnn.cli.app import run_cli
 
     config = Path(config_dir) / MODELS[name].config
     args = ["fit", "--config", str(config), "--seed_everything", str(seed),

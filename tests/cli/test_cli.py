@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from textrnn.cli import main, run_cli
+from textrnn.cli.app import main, run_cli
 from tiny_args import tiny_fit_args
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ datasets_logging.get_verbosity()
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_en_csv) -> SimpleNamespace:
     """A finished 2-epoch run: its best checkpoint (``ckpt``) and resolved ``config.yaml``."""
-    from textrnn.cli import run_cli
+    from textrnn.cli.app import run_cli
 
     root = tmp_path_factory.mktemp("tiny_run")
     cli = run_cli(tiny_fit_args(root, tiny_en_csv))

@@ -17,7 +17,7 @@ REPO = HERE.parents[1]
 
 def one_cli_error(capsys, args: list[str]) -> str:
     """Run `textrnn` in-process on ``args``; assert exit code 2 and one error line, no traceback; return it."""
-    from textrnn.cli import main
+    from textrnn.cli.app import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(args)

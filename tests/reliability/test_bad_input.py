@@ -151,7 +151,7 @@ def test_odd_texts_still_get_predictions(tiny_run):
 
 
 def test_classify_names_a_non_utf8_input_file(tiny_run, tmp_path, capsys):
-    from textrnn.predict_cli import main as classify_main
+    from textrnn.cli.classify import main as classify_main
 
     texts = write_bytes(tmp_path / "latin1.txt", "Café au lait\nthe derby\n".encode("latin-1"))
     assert classify_main(["--ckpt_path", str(tiny_run.ckpt), "--input", texts]) == 2

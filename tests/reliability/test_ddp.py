@@ -8,7 +8,7 @@ import pytest
 
 from reliability_helpers import finish, logged_test_metrics, textrnn_process
 from tiny_args import tiny_fit_args
-from textrnn.cli import run_cli
+from textrnn.cli.app import run_cli
 from textrnn.data import LengthSortedSampler
 
 ODD_TEST_SIZE = 13  # 7 + 6 over two processes; in eval batches of 4, rank 0 runs 2 batches and rank 1 runs 2

@@ -12,7 +12,7 @@ import torch
 
 from reliability_helpers import finish, logged_test_metrics, textrnn_process
 from tiny_args import tiny_fit_args
-from textrnn.checkpoints import AtomicCheckpointIO, atomic_torch_save, read_checkpoint
+from textrnn.inference.checkpoints import AtomicCheckpointIO, atomic_torch_save, read_checkpoint
 
 # tiny_en.csv: 96 training texts, batches of 16 -> 6 steps per epoch. Checkpoints every 4 steps; the
 # run is killed at step 10, so the last checkpoint is step 8: epoch 1, 2 batches into its 6. Dropout

@@ -80,8 +80,8 @@ def test_a_model_class_from_outside_textrnn_is_refused(tiny_run, tmp_path, capsy
 
 @pytest.mark.parametrize("subcommand", ["fit", "validate", "test", "predict"])
 def test_the_cli_asks_lightning_for_weights_only(subcommand, tiny_run, tmp_path, monkeypatch):
-    from textrnn.checkpoints import AtomicCheckpointIO
-    from textrnn.cli import run_cli
+    from textrnn.inference.checkpoints import AtomicCheckpointIO
+    from textrnn.cli.app import run_cli
 
     asked = []
     load = AtomicCheckpointIO.load_checkpoint

@@ -247,7 +247,7 @@ class TextDataModule(LightningDataModule):
             num_workers=workers,
             persistent_workers=workers > 0,
             # Worker seeds come from this generator, not torch's global one, which dropout alone then
-            # uses: a resumed run draws the same masks (textrnn.training.ResumeRNGState).
+            # uses: a resumed run draws the same masks (textrnn.callbacks.training.ResumeRNGState).
             generator=torch.Generator().manual_seed(self.hparams.seed),
             **kwargs,
         )

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from textrnn.checkpoints import check_fits
+from textrnn.inference.checkpoints import check_fits
 from textrnn.models.optim import build_optimizer
 
 

@@ -25,8 +25,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-if TYPE_CHECKING:  # textrnn.inference imports torch: load it only once the arguments are good
-    from textrnn.inference import Prediction
+if TYPE_CHECKING:  # textrnn.inference.classifier imports torch: load it only once the arguments are good
+    from textrnn.inference.classifier import Prediction
 
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
 OUTPUT_FORMATS = (".csv", ".jsonl")

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from textrnn.callbacks import run_dir
+from textrnn.callbacks.plots import run_dir
 from textrnn.models.classifier import TextClassifier
 
 # Families that cover CJK, used as fallbacks when installed, so Chinese class names draw in the plot.
@@ -37,7 +37,7 @@ class ClassificationReport(pl.Callback):
     test examples into the run directory (``trainer.log_dir``, else ``trainer.default_root_dir``).
 
     Other models (the sine regression) are ignored. Add it to a config's ``trainer.callbacks`` as
-    ``class_path: textrnn.report.ClassificationReport``.
+    ``class_path: textrnn.callbacks.ClassificationReport``.
 
     Args:
         worst: how many examples ``worst_examples.csv`` lists.

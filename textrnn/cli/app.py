@@ -20,10 +20,10 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
-from textrnn.checkpoints import PACKAGE_PREFIX, AtomicCheckpointIO, CheckpointError, read_checkpoint
-from textrnn.cli_errors import TextRNNArgumentParser, describe
+from textrnn.inference.checkpoints import PACKAGE_PREFIX, AtomicCheckpointIO, CheckpointError, read_checkpoint
+from textrnn.cli.errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
-from textrnn.training import ResumeRNGState, StopOnNonFiniteLoss
+from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss
 
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
 
@@ -46,7 +46,7 @@ class TextRNNCLI(LightningCLI):
             parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
 
     def instantiate_trainer(self, **kwargs):
-        """The Trainer, writing checkpoints atomically (see `textrnn.checkpoints.AtomicCheckpointIO`)."""
+        """The Trainer, writing checkpoints atomically (see `textrnn.inference.checkpoints.AtomicCheckpointIO`)."""
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default writer
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
@@ -134,7 +134,7 @@ def main(args: list[str] | None = None) -> None:
     """Entry point of the ``textrnn`` console command: user errors end in one message, not a traceback."""
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["classify"]:  # `textrnn classify`: raw text through a checkpoint (argparse, not LightningCLI)
-        from textrnn.predict_cli import main as classify_main
+        from textrnn.cli.classify import main as classify_main
 
         code = classify_main(argv[1:])
         if code:
@@ -148,6 +148,3 @@ def main(args: list[str] | None = None) -> None:
         sys.stderr.write(f"textrnn: error: {describe(err)}\n(set TEXTRNN_TRACEBACK=1 to see the full traceback)\n")
         raise SystemExit(2) from None
 
-
-if __name__ == "__main__":
-    main()

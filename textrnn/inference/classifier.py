@@ -20,7 +20,7 @@ from typing import Any, Union
 import torch
 from tokenizers import Tokenizer
 
-from textrnn.checkpoints import PACKAGE_PREFIX, CheckpointError, check_vocabulary, read_checkpoint, read_tokenizer
+from textrnn.inference.checkpoints import PACKAGE_PREFIX, CheckpointError, check_vocabulary, read_checkpoint, read_tokenizer
 from textrnn.data.batching import pad_sequences
 from textrnn.data.tokenizer import encode_batch
 from textrnn.models.classifier import TextClassifier
