@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -24,11 +26,12 @@ def test_gpu_throughput_without_a_gpu_says_so_and_exits_0():
     assert len(lines) == 1 and "no CUDA GPU" in lines[0]
 
 
-def test_gpu_throughput_smoke_runs_every_path_on_cpu():
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])  # 16-mixed: no CPU has an fp16 LSTM kernel
+def test_gpu_throughput_smoke_runs_every_path_on_cpu(precision):
     lines = run_script("gpu_throughput.py", "--device", "cpu", "--batch", "4", "--length", "12", "--steps", "2",
-                       "--warmup", "1", "--vocab", "50")
+                       "--warmup", "1", "--vocab", "50", "--precision", precision)
     dtypes = dict(re.findall(r"kernel_dtype_(\w+)=(\w+)", " ".join(lines)))
-    assert set(dtypes) == {"lstm", "gru", "rnn"} and set(dtypes.values()) <= {"bfloat16", "float32"}
+    assert set(dtypes) == {"lstm", "gru", "rnn"} and set(dtypes.values()) <= {"bfloat16", "float16", "float32"}
     assert re.fullmatch(r"fraction_of_ceiling=\d+\.\d{3}", lines[-1])
 
 

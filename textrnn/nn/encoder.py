@@ -21,6 +21,8 @@ and optionally variational (Gal & Ghahramani 2016): one mask per sequence shared
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import Tensor, nn
 
@@ -28,6 +30,40 @@ from textrnn.nn.cells import CELL_TYPES, make_cell
 
 IMPLEMENTATIONS = ("fused", "explicit")
 INIT_STATES = ("zeros", "learned")
+
+log = logging.getLogger(__name__)
+_CPU_LSTM_RUNS_IN: dict[torch.dtype, bool] = {}  # reduced dtype -> whether this CPU's fused LSTM accepts it
+
+
+def cpu_lstm_runs_in(dtype: torch.dtype) -> bool:
+    """Whether torch's fused CPU LSTM runs forward and backward under CPU autocast to ``dtype``.
+
+    oneDNN has a bf16/fp16 LSTM only on CPUs with AVX-512 (BF16) or AMX; elsewhere (an AVX2-only AMD EPYC,
+    for one) the call raises "could not create a primitive descriptor for the LSTM forward propagation
+    primitive". Asked once per dtype with a tiny probe, and said once in the log when the answer is no."""
+    if dtype not in _CPU_LSTM_RUNS_IN:
+        try:
+            # The probe needs autograd whatever the caller's context (no_grad, inference_mode) is.
+            with torch.inference_mode(False), torch.enable_grad():
+                x = torch.zeros(1, 2, 4, requires_grad=True)
+                h = torch.zeros(1, 1, 4)
+                weights = [torch.zeros(16, 4, requires_grad=True), torch.zeros(16, 4, requires_grad=True)]
+                with torch.autocast("cpu", dtype=dtype):
+                    out = torch._VF.lstm(x, (h, h), weights, False, 1, 0.0, True, False, True)[0]
+                out.float().sum().backward()
+            _CPU_LSTM_RUNS_IN[dtype] = True
+        except RuntimeError as err:
+            _CPU_LSTM_RUNS_IN[dtype] = False
+            reason = str(err).split(". ")[0].splitlines()[0]
+            log.warning("This CPU has no %s LSTM kernel (%s); under mixed precision the LSTM layers run in "
+                        "float32, everything else in %s.", dtype, reason, dtype)
+    return _CPU_LSTM_RUNS_IN[dtype]
+
+
+def _lstm_needs_fp32(x: Tensor) -> bool:
+    """True inside CPU autocast to a dtype this CPU's fused LSTM cannot run in."""
+    return (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and not cpu_lstm_runs_in(torch.get_autocast_dtype("cpu")))
 
 
 def reverse_index(lengths: Tensor, max_len: int) -> Tensor:
@@ -175,6 +211,11 @@ class RecurrentEncoder(nn.Module):
         if self.cell_type == "lstm":
             h, c = state
             hx = (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous())  # each (1, B, H)
+            if _lstm_needs_fp32(x):  # the float32 kernel, with autocast off for this one call
+                with torch.autocast("cpu", enabled=False):
+                    hx = (hx[0].float(), hx[1].float())
+                    return torch._VF.lstm(x.float(), hx, [w.float() for w in weights], has_bias, 1, 0.0,
+                                          self.training, False, True)[0]
             return torch._VF.lstm(x, hx, weights, has_bias, 1, 0.0, self.training, False, True)[0]
         kernel = {"gru": torch._VF.gru, "rnn": getattr(torch._VF, f"rnn_{self.nonlinearity}")}[self.cell_type]
         return kernel(x, state.unsqueeze(0).contiguous(), weights, has_bias, 1, 0.0, self.training, False, True)[0]
