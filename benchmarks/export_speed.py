@@ -1,7 +1,9 @@
 """Is the exported ONNX model faster than torch at inference? CPU texts/s of ONNX Runtime against torch eager
 (``inference_mode``) for the shipped BiLSTM (``configs/textrnn_bilstm.yaml``) and Text-CNN
 (``configs/textcnn.yaml``), at batch 1 and batch 64, side by side in one run: the two engines take turns
-on the same padded batches, and each reports its fastest round. Both get the same number of threads.
+on the same padded batches, and each reports its fastest round. Both get the same number of threads,
+one by default: on a shared, loaded machine two threads each made torch's time swing tenfold (its OpenMP
+threads wait on busy cores), which measured the neighbours, not the engines.
 
 The models are built untrained from the configs' model arguments (speed does not depend on the weights)
 with a BBC-like vocabulary (``--vocab``, 9,566 words: the BiLSTM config's vocabulary on BBC News) and
@@ -66,7 +68,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=9566)
     parser.add_argument("--min-length", type=int, default=200)
     parser.add_argument("--max-length", type=int, default=400)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="for torch and ONNX Runtime alike")
+    parser.add_argument("--threads", type=int, default=1, help="for torch and ONNX Runtime alike (see the docstring)")
     parser.add_argument("--hidden", type=int, default=None, help="override hidden_size (smoke tests)")
     parser.add_argument("--embedding", type=int, default=None, help="override embedding_dim (smoke tests)")
     parser.add_argument("--filters", type=int, default=None, help="override num_filters (smoke tests)")
