@@ -37,6 +37,8 @@ RNN_CASES = [
     {"cell": "rnn", "nonlinearity": "relu", "num_layers": 2, "bidirectional": True, "pooling": "mean",
      "init_state": "learned"},
     {"cell": "gru", "num_layers": 3, "bidirectional": True, "pooling": "attention"},
+    # The readable gate-by-gate loop exports through the fused kernels (same parameters, same numbers).
+    {"cell": "lstm", "bidirectional": True, "pooling": "max", "implementation": "explicit"},
 ]
 CNN_CASES = [{"pooling": "max", "filter_sizes": (2, 3, 5)}, {"pooling": "mean", "filter_sizes": (3, 4, 5)}]
 

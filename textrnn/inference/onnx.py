@@ -26,6 +26,7 @@ imports them.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import warnings
@@ -40,6 +41,7 @@ import textrnn
 from textrnn.data.tokenizer import PAD_TOKEN
 from textrnn.inference.checkpoints import CheckpointError, read_tokenizer
 from textrnn.inference.classifier import Classifier, Prediction  # noqa: F401  (Prediction: the API it returns)
+from textrnn.nn import RecurrentEncoder
 
 EXTRA = 'pip install "textrnn[onnx]"'
 FORMAT = "textrnn-onnx"
@@ -88,13 +90,18 @@ def probe_batch(vocab_size: int, pad_id: int, lengths: tuple[int, ...] = PROBE_L
 def export_onnx(model: nn.Module, path: Union[str, Path], vocab_size: int, pad_id: int = 0) -> Path:
     """Write ``model`` (``forward(ids, lengths)`` -> logits) as ONNX with dynamic batch and length.
 
-    The model is exported on the CPU in float32 and eval mode; ``vocab_size`` and ``pad_id`` shape the
-    example batch the exporter traces.
+    A copy of the model is exported, on the CPU in float32 and eval mode, with every recurrent encoder on
+    its fused kernels: an ``implementation="explicit"`` encoder reads the same parameters and gives the same
+    numbers, but its Python loop over time steps would be traced for one length only. ``vocab_size`` and
+    ``pad_id`` shape the example batch the exporter traces.
     """
     require("onnx", "ONNX export")  # torch's exporter imports it; fail here with the install line
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    graph = ProbsModel(model).to("cpu", torch.float32).eval()
+    graph = ProbsModel(copy.deepcopy(model)).to("cpu", torch.float32).eval()
+    for module in graph.modules():
+        if isinstance(module, RecurrentEncoder):
+            module.implementation = "fused"
     example = probe_batch(vocab_size, pad_id, lengths=(8, 3))
     with warnings.catch_warnings():
         # The exporter says the TorchScript path is legacy (the dynamo one cannot keep RNN lengths
