@@ -169,6 +169,7 @@ def export(ckpt_path: Union[str, Path], output: Union[str, Path]) -> Path:
     ids, lengths = probe_batch(vocab_size, source.pad_id)
     error = parity(model, onnx_session(output / "model.onnx"), ids, lengths)
     if not error <= PARITY_TOLERANCE:
+        (output / "model.onnx").unlink()  # no half-written folder that looks usable
         raise ValueError(f"the exported model disagrees with torch by {error:.2e} (limit {PARITY_TOLERANCE:.0e}) "
                          f"on texts of lengths {list(PROBE_LENGTHS)}; please report it with the checkpoint's config")
 
