@@ -140,6 +140,13 @@ def main(args: list[str] | None = None) -> None:
         if code:
             raise SystemExit(code)
         return
+    if argv[:1] == ["export"]:  # `textrnn export`: a checkpoint to an ONNX folder (argparse, not LightningCLI)
+        from textrnn.cli.export import main as export_main
+
+        code = export_main(argv[1:])
+        if code:
+            raise SystemExit(code)
+        return
     try:
         run_cli(args)
     except (ValueError, FileNotFoundError, HubUnavailableError) as err:

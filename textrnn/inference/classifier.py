@@ -102,9 +102,13 @@ class Classifier:
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 batch_ids, lengths = pad_sequences([ids[i] for i in rows], self.pad_id)  # (B, T), (B,)
-                logits = self.model(batch_ids.to(self.device), lengths.to(self.device))  # (B, C)
-                probs[rows] = logits.float().softmax(dim=-1).cpu()
+                probs[rows] = self._probs(batch_ids, lengths)
         return probs
+
+    def _probs(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (B, C) on the CPU of one padded batch: ``ids`` (B, T), ``lengths`` (B,)."""
+        logits = self.model(ids.to(self.device), lengths.to(self.device))  # (B, C)
+        return logits.float().softmax(dim=-1).cpu()
 
     def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 64) -> list[Prediction]:
         """One `Prediction` per text, in the order given; a single string is one text.
@@ -171,7 +175,8 @@ def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) 
     """Rebuild a trained classifier from a textrnn checkpoint file alone.
 
     Args:
-        path: a ``.ckpt`` written while training a textrnn text classifier (e.g. ``best-....ckpt``).
+        path: a ``.ckpt`` written while training a textrnn text classifier (e.g. ``best-....ckpt``), or a
+            folder written by ``textrnn export`` (needs ``textrnn[onnx]``; see `textrnn.inference.onnx`).
         device: where the model runs; None picks "cuda" when available, else "cpu".
 
     Raises:
@@ -181,6 +186,10 @@ def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) 
             textrnn, or its vocabulary or label names do not fit the model's weights.
     """
     path = Path(path)
+    if path.is_dir():  # a folder written by `textrnn export`: run it through onnxruntime
+        from textrnn.inference.onnx import load_exported
+
+        return load_exported(path, device)
     checkpoint = _read_checkpoint(path)
     cls = model_class(checkpoint["textrnn_model"])
     for key in ("hyper_parameters", "state_dict"):

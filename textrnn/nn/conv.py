@@ -40,7 +40,9 @@ class ConvEncoder(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """``x`` (B, T, E) right-padded with zero vectors, ``lengths`` (B,)."""
         widest = max(self.filter_sizes)
-        if x.size(1) < widest:  # a batch of very short texts: pad so every width has one window
+        if torch.jit.is_tracing():  # ONNX export: one graph for every length, so always pad; the windows
+            x = nn.functional.pad(x, (0, 0, 0, widest - 1))  # this adds start past the text and are never pooled
+        elif x.size(1) < widest:  # a batch of very short texts: pad so every width has one window
             x = nn.functional.pad(x, (0, 0, 0, widest - x.size(1)))
         lengths = lengths.to(x.device)
         x = x.transpose(1, 2)  # (B, E, T)
