@@ -174,6 +174,12 @@ def check_output(path: PathLike, inputs: Iterable[Optional[PathLike]] = (), over
                              "the input: choose another output path")
     if out.is_dir():
         raise ValueError(f"output {str(path)!r} is a folder; give a file path such as {str(out / 'predictions.csv')!r}")
+    folder = out.absolute().parent
+    while not folder.exists():  # the folder is created on writing: its nearest existing ancestor must allow it
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write output {str(path)!r}: {str(folder)!r} is "
+                         f"{'not a folder' if not folder.is_dir() else 'a folder this user may not write into'}")
     if out.exists() and not overwrite:
         raise ValueError(f"output {str(path)!r} already exists; pass --overwrite to replace it, or choose another path")
     return out

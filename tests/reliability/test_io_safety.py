@@ -72,6 +72,17 @@ def test_an_existing_output_is_replaced_only_with_overwrite(tiny_run, source, tm
     assert only_files(tmp_path) == ["out.csv", "s.csv"]  # no temporary file left behind
 
 
+def test_an_output_under_a_file_or_at_a_folder_is_refused_before_loading(source, tmp_path, capsys):
+    missing = tmp_path / "no.ckpt"  # never reached: the output is checked first
+    assert classify(missing, "--input", str(source), "--output", str(source / "x.csv")) == 2
+    assert f"cannot write output '{source / 'x.csv'}': '{source}' is not a folder" in capsys.readouterr().err
+    assert classify(missing, "--input", str(source), "--output", str(tmp_path)) == 2
+    assert "cannot tell the format of output" in capsys.readouterr().err
+    (tmp_path / "d.csv").mkdir()
+    assert classify(missing, "--input", str(source), "--output", str(tmp_path / "d.csv")) == 2
+    assert "is a folder; give a file path" in capsys.readouterr().err
+
+
 def test_a_crash_mid_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text("old\n")

@@ -93,7 +93,11 @@ class PredictionWriter(BasePredictionWriter):
         texts = self.texts if self.texts is not None else data.texts("test")
         names = self.label_names if self.label_names is not None else [str(name) for name in data.label_names]
         rows = prediction_rows([texts[i] for i in index], probs.tolist(), names, index=index.tolist())
-        write_rows(rows, self.output, prediction_columns(names), self.inputs, self.overwrite)
+        inputs = [*self.inputs, *_data_files(getattr(data, "hparams", {}).get("data_files"))]
+        try:
+            write_rows(rows, self.output, prediction_columns(names), inputs, self.overwrite)
+        except OSError as err:  # a full disk, a folder removed meanwhile: one line, the old file kept
+            raise ValueError(f"cannot write {str(self.output)!r}: {err}") from err
         pl.utilities.rank_zero_info(f"Wrote {len(rows)} predictions to {printable(self.output)}")
 
 
@@ -162,6 +166,9 @@ def run_predict(trainer: pl.Trainer, model: pl.LightningModule, datamodule: Any,
     if not options.get("input"):
         trainer.callbacks.append(PredictionWriter(output, bool(options.get("overwrite")), inputs=inputs))
         return trainer.predict(model, datamodule=datamodule, **kwargs)
+    if not hasattr(datamodule, "tokenizer"):
+        raise ValueError(f"--input takes texts for a text classifier's datamodule; {type(datamodule).__name__} "
+                         "has no tokenizer")
     texts = read_texts(options["input"], options.get("text_column") or "text")
     ckpt_path = kwargs.get("ckpt_path")
     if ckpt_path:  # the checkpoint's tokenizer and label names, not those trained anew from the config's data
