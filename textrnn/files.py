@@ -114,9 +114,9 @@ def _csv_texts(file: Path, text_column: str) -> list[str]:
             except StopIteration:
                 break
             except csv.Error as err:
-                raise ValueError(f"{file}:{start}: malformed CSV record starting on line {start} ({err}, "
+                raise ValueError(f"{printable(file)}:{start}: malformed CSV record starting on line {start} ({err}, "
                                  f"noticed on line {reader.line_num}); is a quote left open?") from None
-            where, start = f"{file}:{start}", reader.line_num + 1
+            where, start = f"{printable(file)}:{start}", reader.line_num + 1
             if not row:  # a blank line
                 continue
             if header is None:
@@ -142,12 +142,12 @@ def _jsonl_texts(file: Path, text_column: str) -> list[str]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{file}:{number} is not a JSON object: {err}") from None
+                raise ValueError(f"{printable(file)}:{number} is not a JSON object: {err}") from None
             if not isinstance(row, dict) or text_column not in row:
                 found = sorted(row) if isinstance(row, dict) else type(row).__name__
-                raise ValueError(f"{file}:{number} has no field {text_column!r}; fields found: {found} "
+                raise ValueError(f"{printable(file)}:{number} has no field {text_column!r}; fields found: {found} "
                                  "(choose one with --text_column)")
-            texts.append(_text_value(row[text_column], f"{file}:{number}"))
+            texts.append(_text_value(row[text_column], f"{printable(file)}:{number}"))
     return texts
 
 
