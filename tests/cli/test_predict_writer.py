@@ -3,6 +3,9 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -110,3 +113,19 @@ def test_predict_without_output_writes_nothing(run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     predict(run, "--trainer.default_root_dir", str(tmp_path))
     assert not list(tmp_path.rglob("*.csv")) and not list(tmp_path.rglob("*.jsonl"))
+
+
+def test_ddp_predict_writes_each_test_text_once(run, tmp_path):
+    """Two CPU processes each predict a share of the test split; rank 0 gathers and writes every row once."""
+    out = tmp_path / "ddp.csv"
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1",
+               HF_DATASETS_OFFLINE="1", PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "textrnn.cli", "predict", "--config", str(run.config), "--ckpt_path", str(run.ckpt),
+         "--output", str(out), "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+         "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in done.stdout + done.stderr
+    assert_rows_match_load(read_rows(out), run.data.texts("test"), run.ckpt)
