@@ -49,7 +49,7 @@ import numpy as np
 import torch
 import yaml
 
-from textrnn.files import write_rows
+from textrnn.files import write_json, write_rows
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "configs"
@@ -134,10 +134,7 @@ class RunResult:
 
     def save(self) -> None:
         """Write result.json atomically: it is the mark of a finished run."""
-        target = self.path / RESULT_FILE
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(target)
+        write_json(asdict(self), self.path / RESULT_FILE)
 
     @classmethod
     def load(cls, run_dir: Union[str, Path]) -> "RunResult":
@@ -240,7 +237,7 @@ def run_tfidf(data, seed: int, run_dir: Path, tokens: Sequence[int], repeats: in
     model.predict(texts[:8])  # warm-up
     seconds, predicted = best_time(lambda: model.predict(texts), repeats)
     report = classification_summary(truth, predicted, names)
-    (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(report, run_dir / "report.json")
     matrix = confusion_counts(truth, predicted, len(names))
     write_confusion_csv(matrix, names, run_dir / "confusion_matrix.csv")
     plot_confusion(matrix, names, run_dir / "confusion_matrix.png")

@@ -239,6 +239,13 @@ def write_rows(rows: Iterable[dict[str, Any]], path: PathLike, columns: Sequence
     return out
 
 
+def write_json(data: Any, path: PathLike) -> None:
+    """``data`` as indented JSON (UTF-8, non-ASCII kept), written atomically over ``path``: a run's own file,
+    replaced freely (report.json, result.json)."""
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
 def prediction_rows(
     texts: Sequence[str], probs: Sequence[Sequence[float]], label_names: Sequence[str],
     index: Optional[Sequence[int]] = None,

@@ -13,7 +13,6 @@ probabilities with each row's ``index`` into ``datamodule.texts("test")``. At te
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -24,7 +23,7 @@ import torch
 from rich.console import Console
 
 from textrnn.callbacks.plots import run_dir
-from textrnn.files import atomic_write, printable, write_rows
+from textrnn.files import printable, write_json, write_rows
 from textrnn.models.classifier import TextClassifier
 
 # Families that cover CJK, used as fallbacks when installed, so Chinese class names draw in the plot.
@@ -118,8 +117,7 @@ class ClassificationReport(pl.Callback):
         predicted = probs.argmax(axis=1)  # (N,)
 
         self.last_report = classification_summary(labels, predicted, names)
-        with atomic_write(out / "report.json") as handle:
-            handle.write(json.dumps(self.last_report, indent=2, ensure_ascii=False) + "\n")
+        write_json(self.last_report, out / "report.json")
         matrix = confusion_counts(labels, predicted, num_classes)
         write_confusion_csv(matrix, names, out / "confusion_matrix.csv")
         plot_confusion(matrix, names, out / "confusion_matrix.png")
