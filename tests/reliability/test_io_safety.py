@@ -140,11 +140,11 @@ def test_control_characters_in_texts_and_label_names_print_escaped(tiny_run, tmp
     names = checkpoint["TextDataModule"]["label_names"]
     checkpoint["TextDataModule"]["label_names"] = [f"\x1b]0;{name}\x07" for name in names]  # sets the title
     torch.save(checkpoint, tmp_path / "odd.ckpt")
-    text = "\x1b[2J\x1bc goal \u202eevil"  # clear screen, reset terminal, reversed text
+    text = "\x1b[2J\x1bc goal :smile: \u202eevil"  # clear screen, reset terminal, an emoji code, reversed text
     assert classify(tmp_path / "odd.ckpt", "--text", text) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
-    assert "\\x1b[2J\\x1bc goal \\u202eevil" in out
+    assert "\\x1b[2J\\x1bc goal :smile: \\u202eevil" in out
     assert all(f"\\x1b]0;{name}\\x07" in out for name in names)
 
     (tmp_path / "in.txt").write_text(f"{text}\nfood\n", encoding="utf-8")

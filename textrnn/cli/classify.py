@@ -116,7 +116,7 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:  # --help, or a usage error argparse has already explained
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
-        run(args, Console())
+        run(args, Console(emoji=False))  # ":smile:" in a text is text, not an emoji code
     except (ValueError, OSError) as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
             raise
