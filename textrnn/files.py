@@ -185,14 +185,24 @@ def check_output(path: PathLike, inputs: Iterable[Optional[PathLike]] = (), over
     return out
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (another thread may be creating a
+    file meanwhile); elsewhere by setting and restoring it."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    umask = os.umask(0o077)  # briefly the strictest sensible mask, never a permissive one
+    os.umask(umask)
+    return umask
+
+
 def _new_file_mode(target: Path) -> int:
     """An existing target keeps its permissions; a new file gets what the umask allows (mkstemp's are 0600)."""
     try:
         return target.stat().st_mode & 0o7777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_umask()
 
 
 @contextlib.contextmanager
