@@ -120,17 +120,23 @@ def _csv_texts(file: Path, text_column: str) -> list[str]:
             if not row:  # a blank line
                 continue
             if header is None:
-                header = row
-                if text_column not in header:
-                    raise ValueError(f"{str(file)!r} has no column {text_column!r}; columns found: {header} "
-                                     "(choose one with --text_column)")
+                header = _csv_header(file, row, text_column)
                 column = header.index(text_column)
                 continue
             if len(row) != len(header):
                 raise ValueError(f"{where}: {len(row)} fields where the header has {len(header)}; quote a text "
                                  "that holds the delimiter, e.g. \"a, b\"")
             texts.append(row[column])
+    if header is None:  # an empty file: say which column was looked for, as for any header without it
+        _csv_header(file, [], text_column)
     return texts
+
+
+def _csv_header(file: Path, header: list[str], text_column: str) -> list[str]:
+    if text_column not in header:
+        raise ValueError(f"{str(file)!r} has no column {text_column!r}; columns found: {header} "
+                         "(choose one with --text_column)")
+    return header
 
 
 def _jsonl_texts(file: Path, text_column: str) -> list[str]:

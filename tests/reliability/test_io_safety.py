@@ -219,6 +219,9 @@ def test_a_csv_row_with_the_wrong_number_of_fields_is_named(tmp_path):
     path.write_text('text,label\n"multi\nline",b\none, two, three,c\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad.csv:4: 4 fields where the header has 2"):
         read_texts(path)
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"has no column 'text'; columns found: \[\]"):
+        read_texts(path)
 
 
 def test_jsonl_errors_name_the_line(tmp_path):
