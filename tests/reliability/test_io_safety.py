@@ -214,21 +214,15 @@ def test_a_malformed_csv_is_an_error_naming_the_line(body, line, tiny_run, tmp_p
     assert not (tmp_path / "o.csv").exists()
 
 
-def test_a_csv_row_with_the_wrong_number_of_fields_is_named(tmp_path):
-    path = tmp_path / "bad.csv"
-    path.write_text('text,label\n"multi\nline",b\none, two, three,c\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad.csv:4: 4 fields where the header has 2"):
-        read_texts(path)
-    path.write_text("", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"has no column 'text'; columns found: \[\]"):
-        read_texts(path)
-
-
-def test_jsonl_errors_name_the_line(tmp_path):
-    path = tmp_path / "bad.jsonl"
-    path.write_text('{"text": "a"}\n\n{"text": "b",}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad.jsonl:3 is not a JSON object"):
-        read_texts(path)
-    path.write_text('{"text": "a"}\n{"text": 3}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: the text is a int \(3\), not a string"):
+@pytest.mark.parametrize("name, content, message", [
+    ("bad.csv", 'text,label\n"multi\nline",b\none, two, three,c\n', r"bad.csv:4: 4 fields where the header has 2"),
+    ("bad.csv", "", r"has no column 'text'; columns found: \[\]"),
+    ("bad.jsonl", '{"text": "a"}\n\n{"text": "b",}\n', r"bad.jsonl:3 is not a JSON object"),
+    ("bad.jsonl", '{"text": "a"}\n{"text": 3}\n', r"bad.jsonl:2: the text is a int \(3\), not a string"),
+    ("bad.jsonl", '{"text": "a"}\n["b"]\n', r"bad.jsonl:2 has no field 'text'; fields found: list"),
+])
+def test_bad_rows_are_named_by_their_line(name, content, message, tmp_path):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
         read_texts(path)
