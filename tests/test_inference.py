@@ -173,11 +173,14 @@ def test_classify_files(zh_ckpt, tmp_path, source, target):
     assert classify_main(argv) == 0
     rows = read_outputs(out)
     names = textrnn.load(zh_ckpt, device="cpu").label_names
-    assert list(rows[0]) == ["text", "label", *(f"prob_{name}" for name in names)]
+    assert list(rows[0]) == ["index", "text", "label", "confidence", *(f"prob_{name}" for name in names)]
+    assert [int(row["index"]) for row in rows] == list(range(len(texts)))
     assert [row["text"] for row in rows] == texts
     assert [row["label"] for row in rows] == list(ZH_CLEAR.values())
     for row in rows:
-        assert sum(float(row[f"prob_{name}"]) for name in names) == pytest.approx(1.0, abs=1e-5)
+        probs = [float(row[f"prob_{name}"]) for name in names]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-5)
+        assert float(row["confidence"]) == max(probs) == float(row[f"prob_{row['label']}"])
 
 
 def test_classify_one_text_through_the_textrnn_command(en_ckpt, capsys):

@@ -49,6 +49,8 @@ import numpy as np
 import torch
 import yaml
 
+from textrnn.files import write_json, write_rows
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "configs"
 DEFAULT_OUT = REPO / "runs" / "compare"
@@ -132,10 +134,7 @@ class RunResult:
 
     def save(self) -> None:
         """Write result.json atomically: it is the mark of a finished run."""
-        target = self.path / RESULT_FILE
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(target)
+        write_json(asdict(self), self.path / RESULT_FILE)
 
     @classmethod
     def load(cls, run_dir: Union[str, Path]) -> "RunResult":
@@ -186,11 +185,9 @@ def token_counts(data, texts: Sequence[str]) -> list[int]:
 def _write_predictions(path: Path, truth: Sequence[int], probs: np.ndarray, tokens: Sequence[int],
                        names: Sequence[str]) -> None:
     predicted = probs.argmax(axis=1)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["index", "tokens", "true_label", "predicted_label", "confidence"])
-        for i, (label, guess) in enumerate(zip(truth, predicted)):
-            writer.writerow([i, tokens[i], names[label], names[guess], f"{probs[i, guess]:.6f}"])
+    rows = [{"index": i, "tokens": tokens[i], "true_label": names[label], "predicted_label": names[guess],
+             "confidence": f"{probs[i, guess]:.6f}"} for i, (label, guess) in enumerate(zip(truth, predicted))]
+    write_rows(rows, path, ["index", "tokens", "true_label", "predicted_label", "confidence"], overwrite=True)
 
 
 def best_time(function: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -240,7 +237,7 @@ def run_tfidf(data, seed: int, run_dir: Path, tokens: Sequence[int], repeats: in
     model.predict(texts[:8])  # warm-up
     seconds, predicted = best_time(lambda: model.predict(texts), repeats)
     report = classification_summary(truth, predicted, names)
-    (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(report, run_dir / "report.json")
     matrix = confusion_counts(truth, predicted, len(names))
     write_confusion_csv(matrix, names, run_dir / "confusion_matrix.csv")
     plot_confusion(matrix, names, run_dir / "confusion_matrix.png")
@@ -461,19 +458,12 @@ def markdown_report(results: Sequence[RunResult]) -> str:
     return markdown_table(summarize(results)) + "\n\n" + note + "\n"
 
 
-def _write_rows(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def write_tables(results: Sequence[RunResult], out: Union[str, Path]) -> None:
     """runs.csv (per run), summary.csv (per model) and summary.md into ``out``."""
     out = Path(out)
-    _write_rows(out / "runs.csv", [asdict(r) for r in results], RUN_COLUMNS)
+    write_rows([asdict(r) for r in results], out / "runs.csv", RUN_COLUMNS, overwrite=True)
     summary = summarize(results)
-    _write_rows(out / "summary.csv", summary, list(summary[0]) if summary else ["model"])
+    write_rows(summary, out / "summary.csv", list(summary[0]) if summary else ["model"], overwrite=True)
     (out / "summary.md").write_text(markdown_report(results))
 
 

@@ -13,8 +13,6 @@ probabilities with each row's ``index`` into ``datamodule.texts("test")``. At te
 
 from __future__ import annotations
 
-import csv
-import json
 import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -25,6 +23,7 @@ import torch
 from rich.console import Console
 
 from textrnn.callbacks.plots import run_dir
+from textrnn.files import printable, write_json, write_rows
 from textrnn.models.classifier import TextClassifier
 
 # Families that cover CJK, used as fallbacks when installed, so Chinese class names draw in the plot.
@@ -118,16 +117,16 @@ class ClassificationReport(pl.Callback):
         predicted = probs.argmax(axis=1)  # (N,)
 
         self.last_report = classification_summary(labels, predicted, names)
-        (out / "report.json").write_text(json.dumps(self.last_report, indent=2, ensure_ascii=False) + "\n")
+        write_json(self.last_report, out / "report.json")
         matrix = confusion_counts(labels, predicted, num_classes)
         write_confusion_csv(matrix, names, out / "confusion_matrix.csv")
         plot_confusion(matrix, names, out / "confusion_matrix.png")
         rows = worst_examples(probs, labels, index, snippets, names, self.worst)
-        write_csv(rows, out / "worst_examples.csv",
-                  ["index", "snippet", "true_label", "predicted_label", "confidence", "true_prob"])
+        write_rows(rows, out / "worst_examples.csv",
+                   ["index", "snippet", "true_label", "predicted_label", "confidence", "true_prob"], overwrite=True)
         Console().print(
             f"Classification report: accuracy {self.last_report['accuracy']:.4f}, "
-            f"macro-F1 {self.last_report['f1_macro']:.4f} on {len(index)} test texts -> {out}",
+            f"macro-F1 {self.last_report['f1_macro']:.4f} on {len(index)} test texts -> {printable(out)}",
             markup=False, highlight=False, soft_wrap=True,
         )
 
@@ -169,7 +168,7 @@ def confusion_counts(labels: np.ndarray, predicted: np.ndarray, num_classes: int
 
 def write_confusion_csv(matrix: np.ndarray, names: Sequence[str], path: Path) -> None:
     rows = [{"true \\ predicted": name, **dict(zip(names, map(int, counts)))} for name, counts in zip(names, matrix)]
-    write_csv(rows, path, ["true \\ predicted", *names])
+    write_rows(rows, path, ["true \\ predicted", *names], overwrite=True)
 
 
 def worst_examples(
@@ -192,13 +191,6 @@ def worst_examples(
          "predicted_label": names[predicted[i]], "confidence": float(confidence[i]), "true_prob": float(true_prob[i])}
         for i in order
     ]
-
-
-def write_csv(rows: Sequence[dict[str, Any]], path: Path, columns: Sequence[str]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> None:

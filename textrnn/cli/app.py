@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -23,6 +24,7 @@ import textrnn.models  # noqa: F401  (registers the models for `class_path: Text
 from textrnn.inference.checkpoints import PACKAGE_PREFIX, AtomicCheckpointIO, CheckpointError, read_checkpoint
 from textrnn.cli.errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
+from textrnn.callbacks.predictions import add_prediction_arguments, check_prediction_options, run_predict
 from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss
 
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
@@ -75,6 +77,22 @@ class TextRNNCLI(LightningCLI):
         config["weights_only"] = True
 
     before_validate = before_test = before_predict = _weights_only
+
+    # ---- `textrnn predict --output FILE [--input TEXTS]` (see textrnn.callbacks.predictions) -------------
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs):
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand == "predict":  # only predict writes predictions: fit/validate/test --help stay as they were
+            add_prediction_arguments(parser)
+        return parser
+
+    def before_instantiate_classes(self) -> None:
+        if self.config.get("subcommand") == "predict":  # a bad --output fails before any data or model loads
+            check_prediction_options(self.config["predict"])
+
+    def predict(self, model: pl.LightningModule, datamodule: Optional[pl.LightningDataModule] = None, **kwargs):
+        """LightningCLI runs this method, when defined, in place of ``trainer.predict``."""
+        return run_predict(self.trainer, model, datamodule, self.config["predict"], **kwargs)
 
     def before_fit(self) -> None:
         self._weights_only()

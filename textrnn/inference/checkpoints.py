@@ -15,16 +15,16 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
+
+from textrnn.files import atomic_write
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -74,24 +74,8 @@ def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> dict[str, Any]
 
 def atomic_torch_save(obj: Any, path: PathLike) -> None:
     """``torch.save(obj, path)`` that never leaves a partial file at ``path``: temp file, fsync, replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(obj, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    with atomic_write(path, binary=True) as file:
+        torch.save(obj, file)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
