@@ -21,6 +21,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
 from textrnn.inference.checkpoints import PACKAGE_PREFIX, AtomicCheckpointIO, CheckpointError, read_checkpoint
+from textrnn.cli.configs import resolve_config_names
 from textrnn.cli.errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
 from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss
@@ -116,6 +117,7 @@ class TextRNNCLI(LightningCLI):
 
 def run_cli(args: list[str] | None = None) -> TextRNNCLI:
     """Run the CLI on ``args`` (default: ``sys.argv``) and return it, trainer and model included."""
+    args = resolve_config_names(sys.argv[1:] if args is None else args)  # `--config textcnn`: the shipped file
     return TextRNNCLI(
         pl.LightningModule,
         pl.LightningDataModule,
