@@ -38,11 +38,11 @@ def installed(tmp_path_factory) -> Path:
         shutil.copy(REPO / name, source / name)
     for name in ("configs", "textrnn"):  # textrnn/configs stays a link to configs/, as in the checkout
         shutil.copytree(REPO / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "--quiet", "-w", root / "dist", source], root)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", root / "dist", source], root)
     (wheel,) = (root / "dist").glob("textrnn-*.whl")
     target = root / "site"
-    run([*pip, "install", "--no-deps", "--no-index", "--quiet", "--target", target, wheel], root)
+    run([*pip, "install", "--no-deps", "--no-index", "--target", target, wheel], root)
     return target
 
 
