@@ -47,16 +47,21 @@ class TextClassifier(pl.LightningModule):
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._eval_step(batch, "val", self.val_metrics, self.val_loss)
 
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test", self.test_metrics, self.test_loss)
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Logs the test metrics and returns the logits (B, C): callbacks get them as ``outputs`` in
+        ``on_test_batch_end`` (`textrnn.callbacks.ClassificationReport` builds its report from them)."""
+        return self._eval_step(batch, "test", self.test_metrics, self.test_loss)
 
-    def _eval_step(self, batch: dict[str, Tensor], stage: str, metrics: MetricCollection, mean_loss: MeanMetric) -> None:
+    def _eval_step(
+        self, batch: dict[str, Tensor], stage: str, metrics: MetricCollection, mean_loss: MeanMetric
+    ) -> Tensor:
         loss, logits = self.model_step(batch)
         n = batch["labels"].numel()
         mean_loss.update(loss, weight=n)
         self.log(f"{stage}/loss", mean_loss, batch_size=n)
         metrics.update(logits, batch["labels"])
         self.log_dict(metrics, batch_size=n, prog_bar=stage == "val")
+        return logits.detach()  # (B, C)
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """Class probabilities (B, C)."""
