@@ -205,18 +205,17 @@ def write_csv(rows: Sequence[dict[str, Any]], path: Path, columns: Sequence[str]
 def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> None:
     """A heat map of the confusion matrix with every count written in its cell."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib import font_manager
+    from matplotlib.figure import Figure  # not pyplot: no global backend, no figure left open
     from matplotlib.ticker import MaxNLocator
 
     installed = {font.name for font in font_manager.fontManager.ttflist}
     families = ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
     size = 2.5 + 0.6 * len(names)
-    with plt.rc_context({"font.family": families}), warnings.catch_warnings():
+    with matplotlib.rc_context({"font.family": families}), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*Glyph .* missing from font")  # no CJK font installed
-        fig, ax = plt.subplots(figsize=(size + 1.5, size))
+        fig = Figure(figsize=(size + 1.5, size))
+        ax = fig.subplots()
         image = ax.imshow(matrix, cmap="Blues")
         colorbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts, not fractions
@@ -231,4 +230,3 @@ def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> None
                         color="white" if count > threshold else "black")
         fig.tight_layout()
         fig.savefig(path, dpi=110)
-        plt.close(fig)

@@ -72,12 +72,20 @@ def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> dict[str, Any]
     return checkpoint
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_torch_save(obj: Any, path: PathLike) -> None:
     """``torch.save(obj, path)`` that never leaves a partial file at ``path``: temp file, fsync, replace."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temp, _new_file_mode())  # mkstemp makes it 0600; follow the umask like every other run file
         with os.fdopen(handle, "wb") as file:
             torch.save(obj, file)
             file.flush()

@@ -13,7 +13,7 @@ positions never see the padding after it. The backward direction must start at e
 token, not at the end of the padded batch: we reverse every sequence within its own length (one
 ``gather``), run the cell forward over that, and reverse the outputs back. Padding then only ever
 follows real tokens, never precedes them. Packed sequences give the same numbers 5-11x slower on CPU
-(measured in ``../shared/DESIGN.md``; ``benchmarks/rnn_kernels.py`` measures it again).
+(``python benchmarks/rnn_kernels.py`` measures it side by side).
 
 Dropout follows TensorFlow's ``DropoutWrapper``: on the inputs, between stacked layers, on the outputs,
 and optionally variational (Gal & Ghahramani 2016): one mask per sequence shared by all time steps.
