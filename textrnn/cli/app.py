@@ -117,7 +117,10 @@ class TextRNNCLI(LightningCLI):
 
 def run_cli(args: list[str] | None = None) -> TextRNNCLI:
     """Run the CLI on ``args`` (default: ``sys.argv``) and return it, trainer and model included."""
-    args = resolve_config_names(sys.argv[1:] if args is None else args)  # `--config textcnn`: the shipped file
+    if args is None:  # `--config textcnn`: the shipped file. Rewrite argv itself: LightningCLI warns when given both
+        sys.argv[1:] = resolve_config_names(sys.argv[1:])
+    else:
+        args = resolve_config_names(args)
     return TextRNNCLI(
         pl.LightningModule,
         pl.LightningDataModule,

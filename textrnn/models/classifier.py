@@ -11,7 +11,7 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.inference.checkpoints import check_fits
-from textrnn.models.optim import build_optimizer
+from textrnn.models.optim import LRSchedule, Optimizer, build_optimizer
 
 
 class TextClassifier(pl.LightningModule):
@@ -21,7 +21,9 @@ class TextClassifier(pl.LightningModule):
     constructor arguments (plain numbers and strings) and rebuilds them alone.
     """
 
-    def __init__(self, num_classes: int, optimizer: str, lr: float, weight_decay: float, lr_schedule: str) -> None:
+    def __init__(
+        self, num_classes: int, optimizer: Optimizer, lr: float, weight_decay: float, lr_schedule: LRSchedule
+    ) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"A classifier needs at least 2 classes, got num_classes={num_classes}.")

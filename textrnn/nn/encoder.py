@@ -21,13 +21,17 @@ and optionally variational (Gal & Ghahramani 2016): one mask per sequence shared
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import Tensor, nn
 
-from textrnn.nn.cells import CELL_TYPES, make_cell
+from textrnn.nn.cells import CELL_TYPES, Cell, Nonlinearity, make_cell
 
-IMPLEMENTATIONS = ("fused", "explicit")
-INIT_STATES = ("zeros", "learned")
+Implementation = Literal["fused", "explicit"]
+InitState = Literal["zeros", "learned"]
+IMPLEMENTATIONS: tuple[str, ...] = get_args(Implementation)
+INIT_STATES: tuple[str, ...] = get_args(InitState)
 
 
 def reverse_index(lengths: Tensor, max_len: int) -> Tensor:
@@ -73,16 +77,16 @@ class RecurrentEncoder(nn.Module):
         self,
         input_size: int,
         hidden_size: int = 128,
-        cell: str = "lstm",
-        nonlinearity: str = "tanh",
+        cell: Cell = "lstm",
+        nonlinearity: Nonlinearity = "tanh",
         num_layers: int = 1,
         bidirectional: bool = False,
         input_dropout: float = 0.0,
         dropout: float = 0.0,
         output_dropout: float = 0.0,
         variational: bool = False,
-        init_state: str = "zeros",
-        implementation: str = "fused",
+        init_state: InitState = "zeros",
+        implementation: Implementation = "fused",
     ) -> None:
         super().__init__()
         if cell not in CELL_TYPES:
