@@ -37,6 +37,17 @@ def test_summary_is_mean_and_sample_std_per_model():
     assert table[3] == "| TF-IDF + LinearSVC | 99.00% | 0.980 | 1,000 | 10 | 200 |"
 
 
+def test_every_neural_model_names_a_shipped_config():
+    """Adding a model is one line in MODELS naming a config in configs/ (the package's shipped configs)."""
+    from textrnn.cli.configs import shipped_configs
+
+    neural = {name: spec.config for name, spec in compare.MODELS.items() if spec.config}
+    assert {"textrnn_bilstm", "textrnn_gru", "textrnn_rnn", "textcnn"} <= set(neural)
+    for config in neural.values():
+        assert config.endswith(".yaml") and config.removesuffix(".yaml") in shipped_configs(), config
+        assert (compare.CONFIG_DIR / config).is_file()
+
+
 def test_budget_becomes_trainer_overrides():
     assert Budget().trainer_args() == []
     assert Budget(max_epochs=1, limit_train_batches=3).trainer_args() == [
