@@ -41,23 +41,27 @@ BAD_CHOICES = {  # extra arguments: the error line
 }
 
 
+def error_line(capsys, args: list[str]) -> str:
+    """`textrnn` on ``args``: exit code 2, one error line and no traceback; the line without its prefix."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    lines = [line for line in err.splitlines() if line.startswith("textrnn: error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0].removeprefix("textrnn: error: ")
+
+
 @pytest.mark.parametrize("case", BAD_CHOICES)
 def test_a_bad_choice_is_one_line_with_the_valid_ones(case, tmp_path, tiny_en_csv, capsys):
     extra, expected = BAD_CHOICES[case]
-    with pytest.raises(SystemExit) as exit_info:
-        main(tiny_fit_args(tmp_path, tiny_en_csv, *extra))
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.splitlines()
-    assert err[0] == f"textrnn: error: {expected}"
-    assert len(err) == 2 and "Traceback" not in err[1]
+    assert error_line(capsys, tiny_fit_args(tmp_path, tiny_en_csv, *extra)) == expected
 
 
 def test_a_bad_choice_in_a_config_file_reads_the_same(tmp_path, tiny_en_csv, capsys):
     (tmp_path / "bad.yaml").write_text("model:\n  init_args:\n    lr_schedule: cosin\n")
-    with pytest.raises(SystemExit):
-        main(tiny_fit_args(tmp_path, tiny_en_csv, "--config", str(tmp_path / "bad.yaml")))
-    assert capsys.readouterr().err.splitlines()[0] == (
-        "textrnn: error: model.init_args.lr_schedule: 'cosin' is not a valid choice for TextRNN; "
+    assert error_line(capsys, tiny_fit_args(tmp_path, tiny_en_csv, "--config", str(tmp_path / "bad.yaml"))) == (
+        "model.init_args.lr_schedule: 'cosin' is not a valid choice for TextRNN; "
         "did you mean 'cosine'? valid choices: 'constant', 'cosine'")
 
 

@@ -41,6 +41,6 @@ def test_an_unknown_name_is_one_error_listing_the_shipped_configs(tmp_path, monk
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--config", "bilstm_big"])
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err.splitlines()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("textrnn: error: ")]
     assert err[0] == ("textrnn: error: --config 'bilstm_big' is neither a file nor a shipped config; shipped configs: "
                       + ", ".join(shipped_configs()) + " (or give the path of a YAML file)")
