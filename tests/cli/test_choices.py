@@ -6,11 +6,12 @@ from typing import get_args
 
 import pytest
 
-from textrnn.cli.app import main, run_cli
+from textrnn.cli.app import run_cli
 from textrnn.cli.errors import literal_choices
 from textrnn.models import TextCNN, TextRNN
 from textrnn.models.optim import OPTIMIZERS, Optimizer
 from textrnn.nn.cells import CELL_TYPES, Cell
+from reliability.reliability_helpers import one_cli_error  # exit code 2, one line, no traceback
 from tiny_args import tiny_fit_args
 
 
@@ -42,14 +43,8 @@ BAD_CHOICES = {  # extra arguments: the error line
 
 
 def error_line(capsys, args: list[str]) -> str:
-    """`textrnn` on ``args``: exit code 2, one error line and no traceback; the line without its prefix."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2, err
-    lines = [line for line in err.splitlines() if line.startswith("textrnn: error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0].removeprefix("textrnn: error: ")
+    """The one error line of `textrnn` on ``args``, without its ``textrnn: error:`` prefix."""
+    return one_cli_error(capsys, args).removeprefix("textrnn: error: ")
 
 
 @pytest.mark.parametrize("case", BAD_CHOICES)
