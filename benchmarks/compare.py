@@ -1,7 +1,7 @@
 """Compare Text-RNN (BiLSTM, BiGRU, vanilla BiRNN), Text-CNN and TF-IDF + LinearSVC on the same BBC split
-over several seeds. The logic lives in `textrnn.compare`; this is its command line.
+over several seeds. The logic lives in `benchmarks.harness`; this is its command line.
 
-Every neural run is `textrnn fit --config configs/<model>.yaml --seed_everything <seed>`; TF-IDF trains
+Every neural run is `textrnn fit --config <model> --seed_everything <seed>`; TF-IDF trains
 on the same train split and is evaluated on the same test split. Finished runs (a result.json in their
 run directory, with the same config and budget) are reused, so an interrupted comparison resumes.
 
@@ -10,7 +10,7 @@ run directory, with the same config and budget) are reused, so an interrupted co
     python benchmarks/compare.py --max-epochs 1 --limit-train-batches 3 --out /tmp/compare   # quick check
 
 Writes OUT/runs.csv (per run), OUT/summary.csv (per model) and OUT/summary.md (a Markdown table for the
-README), and prints the table.
+docs), and prints the table.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the clone's root: `benchmarks.harness`
 
-from textrnn import compare  # noqa: E402
+from benchmarks import harness as compare  # noqa: E402
 
 
 def number(text: str) -> int | float:

@@ -1,6 +1,6 @@
 """The classical anchor on the same split as the neural models: TF-IDF (word 1-2 grams) + LinearSVC.
 
-The pipeline lives in `textrnn.compare` (`tfidf_pipeline`, `fit_tfidf`), where `benchmarks/compare.py`
+The pipeline lives in `benchmarks.harness.runs` (`tfidf_pipeline`, `fit_tfidf`), where `benchmarks/compare.py`
 uses it too; this script trains it once on a split and prints its test scores.
 
 Usage: python benchmarks/tfidf_baseline.py [--dataset bbc_news] [--seed 42]   (--seed: the split's seed)
@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the clone's root: `benchmarks.harness`
 
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 
-from textrnn.compare import fit_tfidf  # noqa: E402
+from benchmarks.harness.runs import fit_tfidf  # noqa: E402
 from textrnn.data import TextDataModule  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""`textrnn.compare`: the per-model summary and its tables, reading runs back, and one tiny comparison
+"""`benchmarks.harness`: the per-model summary and its tables, reading runs back, and one tiny comparison
 (Text-CNN and TF-IDF, one seed, two batches) that writes its files and is reused on a rerun."""
 
 import csv
@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from textrnn import compare
-from textrnn.compare import Budget, RunResult
-from textrnn.notebooks import notebook_settings
+from benchmarks import harness as compare
+from benchmarks.harness import runs
+from benchmarks.harness.notebooks import notebook_settings
+from benchmarks.harness.results import Budget, RunResult
 
 
 def result(model="textcnn", seed=42, accuracy=0.9, f1=0.8, run_dir="/nowhere", **kwargs):
@@ -34,6 +35,17 @@ def test_summary_is_mean_and_sample_std_per_model():
     assert table[0] == "| model | test accuracy | test macro-F1 | parameters | train s | inference texts/s |"
     assert table[2] == "| Text-CNN | 92.00 ± 2.83% | 0.800 ± 0.000 | 1,000 | 15 | 200 |"
     assert table[3] == "| TF-IDF + LinearSVC | 99.00% | 0.980 | 1,000 | 10 | 200 |"
+
+
+def test_every_neural_model_names_a_shipped_config():
+    """Adding a model is one line in MODELS naming a config in configs/ (the package's shipped configs)."""
+    from textrnn.cli.configs import shipped_configs
+
+    neural = {name: spec.config for name, spec in compare.MODELS.items() if spec.config}
+    assert {"textrnn_bilstm", "textrnn_gru", "textrnn_rnn", "textcnn"} <= set(neural)
+    for config in neural.values():
+        assert config.endswith(".yaml") and config.removesuffix(".yaml") in shipped_configs(), config
+        assert (compare.CONFIG_DIR / config).is_file()
 
 
 def test_budget_becomes_trainer_overrides():
@@ -110,13 +122,13 @@ def test_rerun_reuses_finished_runs_and_retrains_outdated_ones(tiny_comparison, 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(compare, "run_neural", no_training)
-    monkeypatch.setattr(compare, "run_tfidf", no_training)
+    monkeypatch.setattr(runs, "run_neural", no_training)
+    monkeypatch.setattr(runs, "run_tfidf", no_training)
     again = compare.run_comparison(["textcnn", "tfidf_svm"], [42], out, budget, repeats=1, log=lambda _: None)
     assert [(r.accuracy, r.train_s) for r in again] == [(r.accuracy, r.train_s) for r in first]
     cnn = out / "textcnn" / "seed42"
-    assert compare.finished_run(cnn, compare.run_settings("textcnn", budget)) is not None
-    assert compare.finished_run(cnn, compare.run_settings("textcnn", Budget(max_epochs=2))) is None  # retrained
+    assert runs.finished_run(cnn, runs.run_settings("textcnn", budget)) is not None
+    assert runs.finished_run(cnn, runs.run_settings("textcnn", Budget(max_epochs=2))) is None  # retrained
 
 
 def test_unknown_model_is_named(tmp_path):

@@ -46,6 +46,30 @@ def test_report_matches_the_logged_test_metrics(fitted):
     assert callback.last_report == report
 
 
+def test_report_comes_from_the_test_step_logits_without_a_second_pass(fitted):
+    """Testing again calls the model once per test batch (test_step's own forward pass; the report reuses
+    its logits) and writes the same report."""
+    cli, run = fitted
+    before = (run / "report.json").read_text()
+    calls = []
+    hook = cli.model.register_forward_hook(lambda module, args, output: calls.append(output.shape))
+    try:
+        cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
+    finally:
+        hook.remove()
+    test_size = len(cli.datamodule.texts("test"))
+    assert len(calls) == cli.trainer.num_test_batches[0] > 1
+    assert sum(shape[0] for shape in calls) == test_size  # every test text once, not twice
+    assert (run / "report.json").read_text() == before
+
+
+def test_a_test_step_without_logits_is_named(fitted):
+    cli, _ = fitted
+    callback = ClassificationReport()
+    with pytest.raises(TypeError, match="needs TextRNN.test_step to return the logits"):
+        callback.on_test_batch_end(cli.trainer, cli.model, None, {}, 0)
+
+
 def test_confusion_matrix_covers_the_test_split(fitted):
     cli, run = fitted
     with (run / "confusion_matrix.csv").open(newline="") as handle:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from textrnn.notebooks import BUDGET_ENV, OUT_ENV, execute
+from benchmarks.harness.notebooks import BUDGET_ENV, OUT_ENV, execute
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -54,7 +54,7 @@ def test_sine_notebook(tiny):
 
 
 def test_committed_notebooks_carry_no_tiny_outputs():
-    """Outputs are committed only from full runs (python -m textrnn.notebooks); never a smoke test's."""
+    """Outputs are committed only from full runs (python -m benchmarks.harness.notebooks); never a smoke test's."""
     import nbformat
 
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):

@@ -31,10 +31,7 @@ class SinePlots(pl.Callback):
         out = run_dir(trainer)  # every process: under DDP, trainer.log_dir is a collective call
         if not trainer.is_global_zero:
             return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # not pyplot: no global backend, no figure left open
 
         data = trainer.datamodule
         x_windows, y_true = data.datasets["test"].tensors
@@ -45,21 +42,21 @@ class SinePlots(pl.Callback):
         rollout = pl_module(x_windows[:1].to(device), future=steps - 1)[0].cpu()
         rmse = (y_pred - y_true).pow(2).mean().sqrt().item()
 
-        fig, ax = plt.subplots(figsize=(9, 3.5))
+        fig = Figure(figsize=(9, 3.5))
+        ax = fig.subplots()
         ax.plot(x_axis, y_true, label="real", linewidth=2, color="0.7")
         ax.plot(x_axis, y_pred, label=f"predicted (RMSE {rmse:.4g})", linewidth=1, color="C0")
         ax.set(xlabel="x", ylabel="value", title="Next-value prediction over the test range")
         ax.legend(loc="best")
         fig.tight_layout()
         fig.savefig(out / "sine_test.png", dpi=110)
-        plt.close(fig)
 
-        fig, ax = plt.subplots(figsize=(9, 3.5))
+        fig = Figure(figsize=(9, 3.5))
+        ax = fig.subplots()
         ax.plot(x_axis[:steps], y_true[:steps], label="real", linewidth=2, color="0.7")
         ax.plot(x_axis[:steps], rollout, label=f"{steps}-step roll-out from the first window", color="C1")
         ax.set(xlabel="x", ylabel="value", title="Autoregressive roll-out (predictions fed back)")
         ax.legend(loc="best")
         fig.tight_layout()
         fig.savefig(out / "sine_rollout.png", dpi=110)
-        plt.close(fig)
         pl_module.print(f"Wrote {out / 'sine_test.png'} and {out / 'sine_rollout.png'}")

@@ -1,8 +1,8 @@
 """Per-class test reports for the text classifiers, written into the run directory at the end of testing.
 
-`ClassificationReport` is a Lightning callback. During ``trainer.test`` it runs each test batch through
-the model once more (cheap, and the same eval-mode forward pass ``test_step`` used) and keeps the class
-probabilities with each row's ``index`` into ``datamodule.texts("test")``. At test end it writes:
+`ClassificationReport` is a Lightning callback. During ``trainer.test`` it keeps the logits each
+``test_step`` returns (no second pass over the test set), as class probabilities, with each row's
+``index`` into ``datamodule.texts("test")``. At test end it writes:
 
 - ``report.json``: precision, recall, F1 and support per class, accuracy, macro and weighted F1
   (scikit-learn's ``classification_report``);
@@ -60,7 +60,6 @@ class ClassificationReport(pl.Callback):
     def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._probs, self._labels, self._index = [], [], []
 
-    @torch.no_grad()
     def on_test_batch_end(
         self,
         trainer: pl.Trainer,
@@ -72,8 +71,10 @@ class ClassificationReport(pl.Callback):
     ) -> None:
         if not isinstance(pl_module, TextClassifier) or dataloader_idx != 0:
             return
-        with trainer.precision_plugin.test_step_context():  # the same autocast as test_step
-            logits = pl_module(batch["ids"], batch["lengths"])  # (B, C)
+        if not isinstance(outputs, torch.Tensor):  # a subclass whose test_step returns no logits
+            raise TypeError(f"ClassificationReport needs {type(pl_module).__name__}.test_step to return the "
+                            f"logits (B, C) as TextClassifier.test_step does; it returned {type(outputs).__name__}")
+        logits = outputs  # (B, C), computed by test_step under the trainer's precision
         self._probs.append(logits.float().softmax(dim=-1).cpu())
         self._labels.append(batch["labels"].cpu())
         self._index.append(batch["index"].cpu())
@@ -196,18 +197,17 @@ def worst_examples(
 def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> None:
     """A heat map of the confusion matrix with every count written in its cell."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib import font_manager
+    from matplotlib.figure import Figure  # not pyplot: no global backend, no figure left open
     from matplotlib.ticker import MaxNLocator
 
     installed = {font.name for font in font_manager.fontManager.ttflist}
     families = ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
     size = 2.5 + 0.6 * len(names)
-    with plt.rc_context({"font.family": families}), warnings.catch_warnings():
+    with matplotlib.rc_context({"font.family": families}), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*Glyph .* missing from font")  # no CJK font installed
-        fig, ax = plt.subplots(figsize=(size + 1.5, size))
+        fig = Figure(figsize=(size + 1.5, size))
+        ax = fig.subplots()
         image = ax.imshow(matrix, cmap="Blues")
         colorbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts, not fractions
@@ -222,4 +222,3 @@ def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> None
                         color="white" if count > threshold else "black")
         fig.tight_layout()
         fig.savefig(path, dpi=110)
-        plt.close(fig)

@@ -22,6 +22,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
 from textrnn.inference.checkpoints import PACKAGE_PREFIX, AtomicCheckpointIO, CheckpointError, read_checkpoint
+from textrnn.cli.configs import resolve_config_names
 from textrnn.cli.errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
 from textrnn.callbacks.predictions import add_prediction_arguments, check_prediction_options, run_predict
@@ -134,6 +135,10 @@ class TextRNNCLI(LightningCLI):
 
 def run_cli(args: list[str] | None = None) -> TextRNNCLI:
     """Run the CLI on ``args`` (default: ``sys.argv``) and return it, trainer and model included."""
+    if args is None:  # `--config textcnn`: the shipped file. Rewrite argv itself: LightningCLI warns when given both
+        sys.argv[1:] = resolve_config_names(sys.argv[1:])
+    else:
+        args = resolve_config_names(args)
     return TextRNNCLI(
         pl.LightningModule,
         pl.LightningDataModule,

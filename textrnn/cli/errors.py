@@ -5,6 +5,10 @@ type it tried; `TextRNNArgumentParser` prints one line instead (with "did you me
 option, and the valid options of the class being configured), and `describe` does the same for
 errors raised while the CLI builds the model and data (a class's own ``ValueError`` inside
 jsonargparse's report).
+
+A choice (``cell``, ``pooling``, ``optimizer``, ...) is a ``Literal[...]`` type on the constructor, so
+jsonargparse itself rejects a bad value; the report names only the class, the key and the value, and the
+valid choices and the "did you mean" hint come from the class's own ``Literal`` type.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import inspect
 import os
 import re
 import sys
-from typing import Optional
+import typing
+from typing import Literal, Optional, Union
 
 from lightning.pytorch.cli import LightningArgumentParser
 
@@ -33,15 +38,32 @@ def describe(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
-def _parameters(class_path: str) -> list[str]:
-    """The constructor arguments of the class at ``class_path`` (already imported by jsonargparse)."""
+def _class(class_path: str) -> Optional[type]:
+    """The class at ``class_path`` (already imported by jsonargparse), or None."""
     module, _, name = class_path.rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module), name)
-        params = inspect.signature(cls).parameters.values()
-    except (ImportError, AttributeError, TypeError, ValueError):
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+
+
+def _parameters(class_path: str) -> list[str]:
+    """The constructor arguments of the class at ``class_path``."""
+    try:
+        params = inspect.signature(_class(class_path)).parameters.values()
+    except (TypeError, ValueError):
         return []
     return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def literal_choices(class_path: str, name: str) -> tuple[str, ...]:
+    """The values of argument ``name``'s ``Literal[...]`` type (also inside ``Optional``); () if not a Literal."""
+    try:
+        hint = typing.get_type_hints(_class(class_path).__init__).get(name)
+    except Exception:  # an unresolvable annotation: no hint, the generic message stays
+        return ()
+    options = typing.get_args(hint) if typing.get_origin(hint) is Union else (hint,)
+    return tuple(c for o in options if typing.get_origin(o) is Literal for c in typing.get_args(o))
 
 
 def _did_you_mean(name: str, valid: list[str]) -> str:
@@ -67,6 +89,14 @@ def condense(message: str, parser: LightningArgumentParser) -> str:
         siblings = [d for d in dests if d.startswith(group) and d.count(".") == key.count(".")]
         hint = _did_you_mean(key, siblings)
         return f"unknown option {key!r}{hint or '; valid options: ' + ', '.join(siblings)}"
+    choice = re.search(r"class_path '([\w.]+)':\s*Parser key \"(\w+)\":\s*Expected a [^\n]*Got value: (.*)", message)
+    if choice and literal_choices(*choice.group(1, 2)):  # a value outside a Literal[...] choice
+        class_path, name, value = choice.groups()
+        valid = literal_choices(class_path, name)
+        group = re.search(r'Parser key "([\w.]+)"', message).group(1)  # the outermost: "model" or "data"
+        return (f"{group}.init_args.{name}: {value.strip()!r} is not a valid choice for "
+                f"{class_path.rsplit('.', 1)[-1]}{_did_you_mean(value.strip(), list(valid)) or ';'} "
+                f"valid choices: {', '.join(map(repr, valid))}")
     if UNION_REPORT in message:  # a value of the wrong type, or an unknown class name
         key = re.search(r'Parser key "([^"]+)"', message)
         errors = [line.strip()[2:] for line in message.splitlines()

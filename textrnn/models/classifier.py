@@ -11,7 +11,7 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.inference.checkpoints import check_fits
-from textrnn.models.optim import build_optimizer
+from textrnn.models.optim import LRSchedule, Optimizer, build_optimizer
 
 
 class TextClassifier(pl.LightningModule):
@@ -21,7 +21,9 @@ class TextClassifier(pl.LightningModule):
     constructor arguments (plain numbers and strings) and rebuilds them alone.
     """
 
-    def __init__(self, num_classes: int, optimizer: str, lr: float, weight_decay: float, lr_schedule: str) -> None:
+    def __init__(
+        self, num_classes: int, optimizer: Optimizer, lr: float, weight_decay: float, lr_schedule: LRSchedule
+    ) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"A classifier needs at least 2 classes, got num_classes={num_classes}.")
@@ -47,16 +49,21 @@ class TextClassifier(pl.LightningModule):
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._eval_step(batch, "val", self.val_metrics, self.val_loss)
 
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test", self.test_metrics, self.test_loss)
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Logs the test metrics and returns the logits (B, C): callbacks get them as ``outputs`` in
+        ``on_test_batch_end`` (`textrnn.callbacks.ClassificationReport` builds its report from them)."""
+        return self._eval_step(batch, "test", self.test_metrics, self.test_loss)
 
-    def _eval_step(self, batch: dict[str, Tensor], stage: str, metrics: MetricCollection, mean_loss: MeanMetric) -> None:
+    def _eval_step(
+        self, batch: dict[str, Tensor], stage: str, metrics: MetricCollection, mean_loss: MeanMetric
+    ) -> Tensor:
         loss, logits = self.model_step(batch)
         n = batch["labels"].numel()
         mean_loss.update(loss, weight=n)
         self.log(f"{stage}/loss", mean_loss, batch_size=n)
         metrics.update(logits, batch["labels"])
         self.log_dict(metrics, batch_size=n, prog_bar=stage == "val")
+        return logits.detach()  # (B, C)
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """Class probabilities (B, C)."""

@@ -3,20 +3,24 @@ strings and numbers (checkpoints load with ``weights_only=True``)."""
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import lightning.pytorch as pl
 import torch
 
-OPTIMIZERS = {
+Optimizer = Literal["adam", "adamw", "sgd", "adagrad", "rmsprop"]  # the keys of OPTIMIZERS
+LRSchedule = Literal["constant", "cosine"]
+OPTIMIZERS: dict[Optimizer, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
     "adagrad": torch.optim.Adagrad,
     "rmsprop": torch.optim.RMSprop,
 }
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES: tuple[str, ...] = get_args(LRSchedule)
 
 
-def build_optimizer(module: pl.LightningModule, name: str, lr: float, weight_decay: float, schedule: str):
+def build_optimizer(module: pl.LightningModule, name: Optimizer, lr: float, weight_decay: float, schedule: LRSchedule):
     """The optimizer (and schedule) for ``module``, in the form ``configure_optimizers`` returns."""
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; valid choices are {tuple(OPTIMIZERS)}.")

@@ -14,8 +14,10 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanSquaredError
 
-from textrnn.models.optim import build_optimizer
+from textrnn.models.optim import LRSchedule, Optimizer, build_optimizer
 from textrnn.nn import RecurrentEncoder, TimePooling
+from textrnn.nn.cells import Cell, Nonlinearity
+from textrnn.nn.encoder import Implementation, InitState
 
 
 class SineRNN(pl.LightningModule):
@@ -41,18 +43,18 @@ class SineRNN(pl.LightningModule):
     def __init__(
         self,
         hidden_size: int = 30,
-        cell: str = "lstm",
-        nonlinearity: str = "tanh",
+        cell: Cell = "lstm",
+        nonlinearity: Nonlinearity = "tanh",
         num_layers: int = 2,
         bidirectional: bool = False,
         dropout: float = 0.0,
-        init_state: str = "zeros",
-        implementation: str = "fused",
+        init_state: InitState = "zeros",
+        implementation: Implementation = "fused",
         residual: bool = False,
-        optimizer: str = "adagrad",
+        optimizer: Optimizer = "adagrad",
         lr: float = 0.1,
         weight_decay: float = 0.0,
-        lr_schedule: str = "constant",
+        lr_schedule: LRSchedule = "constant",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

@@ -12,7 +12,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from textrnn.models.classifier import TextClassifier
+from textrnn.models.optim import LRSchedule, Optimizer
 from textrnn.nn import ConvEncoder, word_embedding
+from textrnn.nn.conv import ConvPooling
 
 
 class TextCNN(TextClassifier):
@@ -42,13 +44,13 @@ class TextCNN(TextClassifier):
         embedding_dim: int = 128,
         filter_sizes: tuple[int, ...] = (3, 4, 5),
         num_filters: int = 100,
-        pooling: str = "max",
+        pooling: ConvPooling = "max",
         embedding_dropout: float = 0.0,
         dropout: float = 0.5,
-        optimizer: str = "adam",
+        optimizer: Optimizer = "adam",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
-        lr_schedule: str = "constant",
+        lr_schedule: LRSchedule = "constant",
     ) -> None:
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()

@@ -11,7 +11,11 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from textrnn.models.classifier import TextClassifier
+from textrnn.models.optim import LRSchedule, Optimizer
 from textrnn.nn import RecurrentEncoder, TimePooling, word_embedding
+from textrnn.nn.cells import Cell, Nonlinearity
+from textrnn.nn.encoder import Implementation, InitState
+from textrnn.nn.pooling import Pooling
 
 
 class TextRNN(TextClassifier):
@@ -47,21 +51,21 @@ class TextRNN(TextClassifier):
         pad_id: int = 0,
         embedding_dim: int = 128,
         hidden_size: int = 128,
-        cell: str = "lstm",
-        nonlinearity: str = "tanh",
+        cell: Cell = "lstm",
+        nonlinearity: Nonlinearity = "tanh",
         num_layers: int = 1,
         bidirectional: bool = True,
-        pooling: str = "max",
+        pooling: Pooling = "max",
         embedding_dropout: float = 0.5,
         dropout: float = 0.0,
         head_dropout: float = 0.5,
         variational: bool = False,
-        init_state: str = "zeros",
-        implementation: str = "fused",
-        optimizer: str = "adam",
+        init_state: InitState = "zeros",
+        implementation: Implementation = "fused",
+        optimizer: Optimizer = "adam",
         lr: float = 2e-3,
         weight_decay: float = 0.0,
-        lr_schedule: str = "constant",
+        lr_schedule: LRSchedule = "constant",
     ) -> None:
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()

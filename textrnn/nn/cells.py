@@ -10,12 +10,15 @@ fused kernels (see ``textrnn/nn/encoder.py``).
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
-CELL_TYPES = ("rnn", "lstm", "gru")
-NONLINEARITIES = ("tanh", "relu")
+Cell = Literal["rnn", "lstm", "gru"]  # typed choices: `textrnn fit --help` lists them, the CLI rejects others
+Nonlinearity = Literal["tanh", "relu"]
+CELL_TYPES: tuple[str, ...] = get_args(Cell)
+NONLINEARITIES: tuple[str, ...] = get_args(Nonlinearity)
 
 
 class _Cell(nn.Module):
@@ -79,7 +82,9 @@ class RNNCell(_Cell):
         nonlinearity: ``"tanh"`` or ``"relu"``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: Nonlinearity = "tanh"
+    ) -> None:
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"Unknown nonlinearity {nonlinearity!r}; valid choices are {NONLINEARITIES}.")
         super().__init__(input_size, hidden_size, bias)
@@ -156,7 +161,9 @@ class GRUCell(_Cell):
         return (1 - z) * n + z * h
 
 
-def make_cell(cell: str, input_size: int, hidden_size: int, nonlinearity: str = "tanh", bias: bool = True) -> _Cell:
+def make_cell(
+    cell: Cell, input_size: int, hidden_size: int, nonlinearity: Nonlinearity = "tanh", bias: bool = True
+) -> _Cell:
     """Build a cell by name: ``"rnn"`` (with ``nonlinearity``), ``"lstm"`` or ``"gru"``."""
     if cell == "rnn":
         return RNNCell(input_size, hidden_size, bias, nonlinearity)

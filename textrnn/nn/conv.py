@@ -6,12 +6,15 @@ n-gram anywhere?) or the mean (how much of the text is about it?).
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import Tensor, nn
 
 from textrnn.nn.pooling import TimePooling
 
-CONV_POOLINGS = ("max", "mean")
+ConvPooling = Literal["max", "mean"]
+CONV_POOLINGS: tuple[str, ...] = get_args(ConvPooling)
 
 
 class ConvEncoder(nn.Module):
@@ -25,7 +28,11 @@ class ConvEncoder(nn.Module):
     """
 
     def __init__(
-        self, input_size: int, filter_sizes: tuple[int, ...] = (3, 4, 5), num_filters: int = 100, pooling: str = "max"
+        self,
+        input_size: int,
+        filter_sizes: tuple[int, ...] = (3, 4, 5),
+        num_filters: int = 100,
+        pooling: ConvPooling = "max",
     ) -> None:
         super().__init__()
         if not filter_sizes or min(filter_sizes) < 1:

@@ -13,7 +13,7 @@ positions never see the padding after it. The backward direction must start at e
 token, not at the end of the padded batch: we reverse every sequence within its own length (one
 ``gather``), run the cell forward over that, and reverse the outputs back. Padding then only ever
 follows real tokens, never precedes them. Packed sequences give the same numbers 5-11x slower on CPU
-(measured in ``../shared/DESIGN.md``; ``benchmarks/rnn_kernels.py`` measures it again).
+(``python benchmarks/rnn_kernels.py`` measures it side by side).
 
 Dropout follows TensorFlow's ``DropoutWrapper``: on the inputs, between stacked layers, on the outputs,
 and optionally variational (Gal & Ghahramani 2016): one mask per sequence shared by all time steps.
@@ -22,14 +22,17 @@ and optionally variational (Gal & Ghahramani 2016): one mask per sequence shared
 from __future__ import annotations
 
 import logging
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
-from textrnn.nn.cells import CELL_TYPES, make_cell
+from textrnn.nn.cells import CELL_TYPES, Cell, Nonlinearity, make_cell
 
-IMPLEMENTATIONS = ("fused", "explicit")
-INIT_STATES = ("zeros", "learned")
+Implementation = Literal["fused", "explicit"]
+InitState = Literal["zeros", "learned"]
+IMPLEMENTATIONS: tuple[str, ...] = get_args(Implementation)
+INIT_STATES: tuple[str, ...] = get_args(InitState)
 
 log = logging.getLogger(__name__)
 _CPU_LSTM_RUNS_IN: dict[torch.dtype, bool] = {}  # reduced dtype -> whether this CPU's fused LSTM accepts it
@@ -109,16 +112,16 @@ class RecurrentEncoder(nn.Module):
         self,
         input_size: int,
         hidden_size: int = 128,
-        cell: str = "lstm",
-        nonlinearity: str = "tanh",
+        cell: Cell = "lstm",
+        nonlinearity: Nonlinearity = "tanh",
         num_layers: int = 1,
         bidirectional: bool = False,
         input_dropout: float = 0.0,
         dropout: float = 0.0,
         output_dropout: float = 0.0,
         variational: bool = False,
-        init_state: str = "zeros",
-        implementation: str = "fused",
+        init_state: InitState = "zeros",
+        implementation: Implementation = "fused",
     ) -> None:
         super().__init__()
         if cell not in CELL_TYPES:

@@ -8,12 +8,15 @@ weighted average (additive attention, as in Yang et al. 2016, "Hierarchical Atte
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import Tensor, nn
 
 from textrnn.nn.encoder import length_mask
 
-POOLINGS = ("last", "max", "mean", "attention")
+Pooling = Literal["last", "max", "mean", "attention"]
+POOLINGS: tuple[str, ...] = get_args(Pooling)
 
 
 class TimePooling(nn.Module):
@@ -25,7 +28,7 @@ class TimePooling(nn.Module):
         num_directions: 2 when the features are [forward, backward] halves (used by ``last``).
     """
 
-    def __init__(self, mode: str = "max", input_size: int = 0, num_directions: int = 1) -> None:
+    def __init__(self, mode: Pooling = "max", input_size: int = 0, num_directions: int = 1) -> None:
         super().__init__()
         if mode not in POOLINGS:
             raise ValueError(f"Unknown pooling {mode!r}; valid choices are {POOLINGS}.")

@@ -8,7 +8,7 @@ throw-away folder. ``TEXTRNN_NOTEBOOK_OUT`` replaces ``runs/`` (tiny: the new te
 
 Execute notebooks and save their outputs (what the committed notebooks should hold)::
 
-    python -m textrnn.notebooks notebooks/compare_models.ipynb notebooks/sine.ipynb
+    python -m benchmarks.harness.notebooks notebooks/compare_models.ipynb notebooks/sine.ipynb   # from the clone's root
 
 ``--budget tiny`` runs them quickly and never saves; ``--no-save`` leaves the files as they are. Executing needs
 nbclient, nbformat and ipykernel (the ``test`` extra: ``pip install -e ".[test]"``); nbconvert is not needed.
@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from textrnn.compare import DEFAULT_SEEDS, REPO, TINY_BUDGET, Budget
+from benchmarks.harness.results import DEFAULT_SEEDS, REPO, TINY_BUDGET, Budget
 
 BUDGET_ENV = "TEXTRNN_NOTEBOOK_BUDGET"
 OUT_ENV = "TEXTRNN_NOTEBOOK_OUT"
 NOTEBOOK_DIR = REPO / "notebooks"
+
 
 @dataclass(frozen=True)
 class NotebookSettings:

@@ -1,0 +1,44 @@
+"""Run files as a user expects them: checkpoints follow the umask like every other file a run writes, and
+drawing the report's figures leaves matplotlib's backend (the user's, e.g. a notebook's) alone."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from textrnn.inference.checkpoints import atomic_torch_save
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_checkpoints_follow_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        atomic_torch_save({"weights": torch.zeros(2)}, tmp_path / "last.ckpt")
+        (tmp_path / "metrics.csv").write_text("epoch\n")  # how every other run file is written
+    finally:
+        os.umask(old)
+    mode = (tmp_path / "last.ckpt").stat().st_mode & 0o777
+    assert mode == 0o666 & ~umask == (tmp_path / "metrics.csv").stat().st_mode & 0o777
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["weights"].shape == (2,)
+
+
+def test_the_confusion_plot_keeps_the_callers_backend(tmp_path):
+    script = (
+        "import sys, matplotlib, numpy as np\n"
+        "matplotlib.use('svg')\n"
+        "from textrnn.callbacks.report import plot_confusion\n"
+        "plot_confusion(np.array([[3, 1], [0, 4]]), ['business', 'entertainment'], sys.argv[1])\n"
+        "print(matplotlib.get_backend())\n"
+    )
+    png = tmp_path / "confusion_matrix.png"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", script, str(png)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["svg"]  # still the caller's backend (a global matplotlib.use would say agg)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
