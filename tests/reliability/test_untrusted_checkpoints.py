@@ -75,7 +75,7 @@ def test_a_model_class_from_outside_textrnn_is_refused(tiny_run, tmp_path, capsy
     checkpoint["hyper_parameters"]["_class_path"] = "some_package.Model"  # LightningCLI would import it
     torch.save(checkpoint, tmp_path / "foreign.ckpt")
     line = one_cli_error(capsys, ["test", "--config", str(tiny_run.config), "--ckpt_path", str(tmp_path / "foreign.ckpt")])
-    assert "names model class 'some_package.Model'; only textrnn's models" in line
+    assert "refusing model class 'some_package.Model' named by 'hyper_parameters._class_path' in" in line
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "validate", "test", "predict"])

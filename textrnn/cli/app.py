@@ -20,7 +20,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
-from textrnn.inference.checkpoints import PACKAGE_PREFIX, AtomicCheckpointIO, CheckpointError, read_checkpoint
+from textrnn.inference.checkpoints import AtomicCheckpointIO, allowed_model, check_checkpoint, model_path, read_checkpoint
 from textrnn.cli.errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
 from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss
@@ -53,18 +53,22 @@ class TextRNNCLI(LightningCLI):
         return trainer
 
     def _parse_ckpt_path(self) -> None:
-        """LightningCLI reads the model's class and arguments from ``--ckpt_path`` into the config. Read the
-        file through `read_checkpoint` first (one clear error for a bad file) and refuse a model class from
-        outside textrnn: a checkpoint must not choose which module gets imported."""
+        """LightningCLI reads the model's arguments from ``--ckpt_path`` into the config. Lightning's own
+        version hands the checkpoint's ``hyper_parameters`` to jsonargparse as they are, so a ``class_path``
+        key there would choose a module to import and a class to build. Here the file is read and checked by
+        `check_checkpoint` first: its model class must be the config's (by name, from textrnn's allow-list),
+        and only that class's own arguments, as plain values, reach the config."""
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path and Path(ckpt_path).is_file():
-            hparams = read_checkpoint(ckpt_path).get("hyper_parameters") or {}
-            class_path = hparams.get("_class_path") if isinstance(hparams, dict) else None
-            if class_path is not None and not str(class_path).startswith(PACKAGE_PREFIX):
-                raise CheckpointError(f"{ckpt_path!r} names model class {class_path!r}; only textrnn's models are "
-                                      "built from a checkpoint")
-        super()._parse_ckpt_path()
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        model = self.config[subcommand].get("model")
+        class_path = model.get("class_path") if model is not None else None
+        expected = allowed_model(class_path, "the config") if class_path else None
+        checked = check_checkpoint(read_checkpoint(ckpt_path), repr(str(ckpt_path)), expected=expected)
+        init_args = {k: v for k, v in checked.hparams.items() if k not in LINKED_FROM_DATA}
+        model_config = {"class_path": class_path or model_path(checked.model_class), "init_args": init_args}
+        self.config = self.parser.parse_object({subcommand: {"model": model_config}}, self.config)
 
     def _weights_only(self) -> None:
         """Load every ``--ckpt_path`` with ``weights_only=True``: no pickled code runs from a checkpoint."""

@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.inference.checkpoints import check_fits
 from textrnn.models.optim import build_optimizer
+from textrnn.nn.checks import check_positive, check_size
 
 
 class TextClassifier(pl.LightningModule):
@@ -23,8 +24,9 @@ class TextClassifier(pl.LightningModule):
 
     def __init__(self, num_classes: int, optimizer: str, lr: float, weight_decay: float, lr_schedule: str) -> None:
         super().__init__()
-        if num_classes < 2:
-            raise ValueError(f"A classifier needs at least 2 classes, got num_classes={num_classes}.")
+        check_size("num_classes", num_classes, low=2)
+        check_positive("lr", lr)
+        check_positive("weight_decay", weight_decay, allow_zero=True)
         self.loss_fn = nn.CrossEntropyLoss()
         metrics = MetricCollection(
             {"acc": MulticlassAccuracy(num_classes, average="micro"), "f1_macro": MulticlassF1Score(num_classes, average="macro")}

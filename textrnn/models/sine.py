@@ -16,6 +16,7 @@ from torchmetrics import MeanSquaredError
 
 from textrnn.models.optim import build_optimizer
 from textrnn.nn import RecurrentEncoder, TimePooling
+from textrnn.nn.checks import check_positive
 
 
 class SineRNN(pl.LightningModule):
@@ -55,6 +56,8 @@ class SineRNN(pl.LightningModule):
         lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
+        check_positive("lr", lr)
+        check_positive("weight_decay", weight_decay, allow_zero=True)
         self.save_hyperparameters()
         self.encoder = RecurrentEncoder(
             1, hidden_size, cell=cell, nonlinearity=nonlinearity, num_layers=num_layers,

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from textrnn.models.classifier import TextClassifier
 from textrnn.nn import ConvEncoder, word_embedding
+from textrnn.nn.checks import check_probabilities
 
 
 class TextCNN(TextClassifier):
@@ -50,6 +51,7 @@ class TextCNN(TextClassifier):
         weight_decay: float = 0.0,
         lr_schedule: str = "constant",
     ) -> None:
+        check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout)
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()
         self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)

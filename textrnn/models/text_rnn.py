@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from textrnn.models.classifier import TextClassifier
 from textrnn.nn import RecurrentEncoder, TimePooling, word_embedding
+from textrnn.nn.checks import check_probabilities
 
 
 class TextRNN(TextClassifier):
@@ -63,6 +64,8 @@ class TextRNN(TextClassifier):
         weight_decay: float = 0.0,
         lr_schedule: str = "constant",
     ) -> None:
+        # Checked under this model's own names before anything is built (the encoder calls them otherwise).
+        check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout, head_dropout=head_dropout)
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()
         self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)

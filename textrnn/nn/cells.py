@@ -14,6 +14,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from textrnn.nn.checks import check_sizes
+
 CELL_TYPES = ("rnn", "lstm", "gru")
 NONLINEARITIES = ("tanh", "relu")
 
@@ -24,6 +26,7 @@ class _Cell(nn.Module):
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        check_sizes(input_size=input_size, hidden_size=hidden_size)
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
