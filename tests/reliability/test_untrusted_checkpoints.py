@@ -35,7 +35,7 @@ def bad_checkpoints(good: Path, folder: Path) -> dict[str, Path]:
 EXPECTED = {
     "pickled": ["pickled.ckpt' holds pickled Python objects", "(found getattr)", "refused"],
     "truncated": ["truncated.ckpt' is not a readable PyTorch checkpoint (truncated or corrupt?)"],
-    "vocabulary": ["the tokenizer in the checkpoint has 7 tokens but the model's embedding has",
+    "vocabulary": ["vocabulary.ckpt': the tokenizer has 7 tokens but the model's embedding has 108 rows",
                    "the vocabulary does not belong to these weights"],
     "list": ["list.ckpt' holds a list, not a checkpoint dict"],
 }

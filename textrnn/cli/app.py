@@ -10,6 +10,7 @@ from the datamodule to the model; models that do not take them (the sine regress
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import textrnn.models  # noqa: F401  (registers the models for `class_path: Text
 from textrnn.inference.checkpoints import AtomicCheckpointIO, allowed_model, check_checkpoint, model_path, read_checkpoint
 from textrnn.cli.errors import TextRNNArgumentParser, describe
 from textrnn.data import HubUnavailableError
-from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss
+from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss, StoppedBySignal, StopOnSignal
 
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
 
@@ -119,7 +120,22 @@ class TextRNNCLI(LightningCLI):
 
 
 def run_cli(args: list[str] | None = None) -> TextRNNCLI:
-    """Run the CLI on ``args`` (default: ``sys.argv``) and return it, trainer and model included."""
+    """Run the CLI on ``args`` (default: ``sys.argv``) and return it, trainer and model included.
+
+    Raises:
+        StoppedBySignal: (a SystemExit of status 130 or 143) SIGINT or SIGTERM stopped the run.
+    """
+    stopper = StopOnSignal()
+    try:
+        return _build_cli(args, stopper)
+    except (SystemExit, KeyboardInterrupt):  # Lightning ends a Ctrl+C with sys.exit(1), SIGTERM with SystemExit
+        stopper.restore()
+        if stopper.signum is None:
+            raise
+        raise StoppedBySignal(stopper.signum, stopper.step, stopper.saved) from None
+
+
+def _build_cli(args: list[str] | None, stopper: StopOnSignal) -> TextRNNCLI:
     return TextRNNCLI(
         pl.LightningModule,
         pl.LightningDataModule,
@@ -129,7 +145,7 @@ def run_cli(args: list[str] | None = None) -> TextRNNCLI:
         seed_everything_default=42,
         save_config_kwargs={"overwrite": True},
         parser_class=TextRNNArgumentParser,  # bad options and values in one line
-        trainer_defaults={"callbacks": [StopOnNonFiniteLoss(), ResumeRNGState()]},  # added to any config's
+        trainer_defaults={"callbacks": [StopOnNonFiniteLoss(), ResumeRNGState(), stopper]},  # added to any config's
         args=args,
     )
 
@@ -146,6 +162,12 @@ def main(args: list[str] | None = None) -> None:
         return
     try:
         run_cli(args)
+    except StoppedBySignal as stop:
+        sys.stderr.write(f"textrnn: {stop.message}\n")
+        raise
+    except KeyboardInterrupt:  # Ctrl+C before training began
+        sys.stderr.write("textrnn: stopped by SIGINT before training began; nothing was saved\n")
+        raise SystemExit(128 + signal.SIGINT) from None
     except (ValueError, FileNotFoundError, HubUnavailableError) as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
             raise
