@@ -22,7 +22,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
 from textrnn.inference.checkpoints import AtomicCheckpointIO, allowed_model, check_checkpoint, model_path, read_checkpoint
-from textrnn.cli.errors import TextRNNArgumentParser, describe
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
+
+from textrnn.cli.errors import TextRNNArgumentParser, check_output_folder, check_seed, describe
 from textrnn.data import HubUnavailableError
 from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss, StoppedBySignal, StopOnSignal
 
@@ -45,6 +47,26 @@ class TextRNNCLI(LightningCLI):
         )
         for name in LINKED_FROM_DATA:
             parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
+
+    def _set_seed(self) -> None:
+        """Seed as LightningCLI does, after checking the seed (numpy's error would not name the option)."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        check_seed(config.get("seed_everything"))
+        super()._set_seed()
+
+    def before_instantiate_classes(self) -> None:
+        """Check every output folder before anything is built or trained: a folder under a file, or one
+        that cannot be written, would otherwise fail only when the first checkpoint is due."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        check_output_folder("--trainer.default_root_dir", config["trainer"].get("default_root_dir"))
+        if config.get("checkpoint") is not None:
+            check_output_folder("--checkpoint.dirpath", config["checkpoint"].get("dirpath"))
+        loggers = config["trainer"].get("logger")
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            init_args = logger.get("init_args") if hasattr(logger, "get") else None
+            for key in ("save_dir", "root_dir"):
+                if init_args is not None and init_args.get(key) is not None:
+                    check_output_folder(f"--trainer.logger.init_args.{key}", init_args.get(key))
 
     def instantiate_trainer(self, **kwargs):
         """The Trainer, writing checkpoints atomically (see `textrnn.inference.checkpoints.AtomicCheckpointIO`)."""
@@ -168,7 +190,7 @@ def main(args: list[str] | None = None) -> None:
     except KeyboardInterrupt:  # Ctrl+C before training began
         sys.stderr.write("textrnn: stopped by SIGINT before training began; nothing was saved\n")
         raise SystemExit(128 + signal.SIGINT) from None
-    except (ValueError, FileNotFoundError, HubUnavailableError) as err:
+    except (ValueError, OSError, HubUnavailableError, MisconfigurationException) as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
             raise
         sys.stderr.write(f"textrnn: error: {describe(err)}\n(set TEXTRNN_TRACEBACK=1 to see the full traceback)\n")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 import torch
 from tokenizers import Tokenizer
@@ -43,16 +43,32 @@ class Prediction:
     probs: dict[str, float]
 
 
+def available_devices() -> list[str]:
+    """The devices a model can run on here: "cpu", then "cuda" and "cuda:N" for each GPU, and "mps"."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += ["cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
 def resolve_device(device: Union[str, torch.device, None] = None) -> torch.device:
-    """``device`` as a torch.device; None picks "cuda" when available, else "cpu"."""
+    """``device`` as a torch.device; None picks "cuda" when available, else "cpu". A device that is not
+    there (``"cuda"`` without a GPU, ``"cuda:3"`` with two) or cannot hold a model's weights (``"meta"``)
+    is a ValueError listing the valid ones."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    valid = available_devices()
     try:
         resolved = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r}; valid devices look like 'cpu', 'cuda' or 'cuda:0'") from err
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here; use device='cpu'")
+    except (RuntimeError, TypeError):
+        resolved = None
+    if resolved is None or resolved.type not in {name.split(":")[0] for name in valid} or (
+        resolved.type == "cuda" and resolved.index is not None and f"cuda:{resolved.index}" not in valid
+    ):
+        raise ValueError(f"unknown device {str(device)!r} (not one this machine can run a model on); "
+                         f"valid devices here: {', '.join(valid)}")
     return resolved
 
 
@@ -149,6 +165,7 @@ def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) 
     """
     path = Path(path)
     where = repr(str(path))
+    device = resolve_device(device)  # a bad device fails before the file is read
     checkpoint = read_checkpoint(path, map_location="cpu")
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
