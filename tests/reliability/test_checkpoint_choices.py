@@ -107,17 +107,31 @@ def test_the_datamodule_hyper_parameters_choose_nothing(tiny_run, tmp_path, caps
     assert_nothing_imported(capsys.readouterr().out)
 
 
-def test_a_textcnn_checkpoint_with_a_textrnn_config_is_refused_naming_both(tiny_run, tmp_path, capsys):
+def textcnn_checkpoint(tiny_run, path: Path) -> Path:
+    """A TextCNN checkpoint over tiny_run's vocabulary and labels."""
     checkpoint = torch.load(tiny_run.ckpt, weights_only=True)
     vocab_size = checkpoint["hyper_parameters"]["vocab_size"]
     cnn = TextCNN(vocab_size=vocab_size, num_classes=3, embedding_dim=16, num_filters=4)
     checkpoint.update(state_dict=cnn.state_dict(), textrnn_model="textrnn.models.text_cnn.TextCNN",
                       hyper_parameters={"_class_path": "textrnn.models.TextCNN", **cnn.hparams})
-    torch.save(checkpoint, tmp_path / "cnn.ckpt")
-    line = one_cli_error(capsys, ["test", "--config", str(tiny_run.config), "--ckpt_path", str(tmp_path / "cnn.ckpt")])
-    assert line == (f"textrnn: error: '{tmp_path / 'cnn.ckpt'}' holds a TextCNN but the config builds a TextRNN; use "
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path)
+    return path
+
+
+def test_a_textcnn_checkpoint_with_a_textrnn_config_is_refused_naming_both(tiny_run, tmp_path, capsys):
+    ckpt = textcnn_checkpoint(tiny_run, tmp_path / "cnn.ckpt")
+    line = one_cli_error(capsys, ["test", "--config", str(tiny_run.config), "--ckpt_path", str(ckpt)])
+    assert line == (f"textrnn: error: '{ckpt}' holds a TextCNN but the config builds a TextRNN; use "
                     "the config it was trained with (its run's config.yaml) or --model TextCNN")
-    assert type(textrnn.load(tmp_path / "cnn.ckpt").model) is TextCNN  # alone, it is what it says it is
+    assert type(textrnn.load(ckpt).model) is TextCNN  # alone, it is what it says it is
+
+
+def test_resuming_last_from_another_model_class_is_refused_naming_both(tiny_run, tmp_path, capsys):
+    last = textcnn_checkpoint(tiny_run, tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt")
+    line = one_cli_error(capsys, ["fit", "--config", str(tiny_run.config), "--trainer.default_root_dir", str(tmp_path),
+                                  "--ckpt_path", "last", "--trainer.logger", "true"])
+    assert f"'{last}' holds a TextCNN but the config builds a TextRNN" in line, line
 
 
 def test_two_recorded_classes_that_disagree_are_refused(tiny_run, tmp_path):

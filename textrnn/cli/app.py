@@ -21,7 +21,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
-from textrnn.inference.checkpoints import AtomicCheckpointIO, allowed_model, check_checkpoint, model_path, read_checkpoint
+from textrnn.inference.checkpoints import (
+    AtomicCheckpointIO, allowed_model, check_checkpoint, model_classes, model_path, read_checkpoint,
+)
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from textrnn.cli.errors import TextRNNArgumentParser, check_output_folder, check_seed, describe
@@ -72,7 +74,8 @@ class TextRNNCLI(LightningCLI):
         """The Trainer, writing checkpoints atomically (see `textrnn.inference.checkpoints.AtomicCheckpointIO`)."""
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default writer
-            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+            own = type(self.model) in model_classes().values()  # a checkpoint must then hold this very class
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO(type(self.model) if own else None)
         return trainer
 
     def _parse_ckpt_path(self) -> None:

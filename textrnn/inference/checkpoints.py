@@ -106,8 +106,13 @@ def atomic_torch_save(obj: Any, path: PathLike) -> None:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's `TorchCheckpointIO` with atomic local writes and weights-only reads with clear errors.
 
-    Remote paths (``s3://`` and other fsspec URLs) keep Lightning's own writer.
+    Remote paths (``s3://`` and other fsspec URLs) keep Lightning's own writer. Every local checkpoint
+    read passes `check_checkpoint`, against ``model_class`` (the model being trained) when it is given.
     """
+
+    def __init__(self, model_class: Optional[type] = None) -> None:
+        super().__init__()
+        self.model_class = model_class
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: PathLike, storage_options: Optional[Any] = None) -> None:
         if storage_options is not None or "://" in str(path):
@@ -120,7 +125,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if weights_only is False or "://" in str(path):  # an explicit opt-out, or a remote file
             return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
         checkpoint = read_checkpoint(path, map_location=map_location)
-        check_checkpoint(checkpoint, repr(str(path)))
+        check_checkpoint(checkpoint, repr(str(path)), expected=self.model_class)
         return checkpoint
 
 
