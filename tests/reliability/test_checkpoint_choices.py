@@ -175,7 +175,7 @@ BAD_VALUES = {  # case: (changes to the checkpoint, the error's pieces)
 
 
 @pytest.mark.parametrize("case", BAD_VALUES)
-def test_load_checks_every_value(case, tiny_run, tmp_path):
+def test_load_and_classify_check_every_value(case, tiny_run, tmp_path, capsys):
     changes, pieces = BAD_VALUES[case]
     ckpt = tampered(tiny_run, tmp_path, case, **changes)
     with pytest.raises(textrnn.CheckpointError) as error:
@@ -183,6 +183,9 @@ def test_load_checks_every_value(case, tiny_run, tmp_path):
     for piece in pieces:
         assert piece in str(error.value), str(error.value)
     assert f"'{ckpt}'" in str(error.value)  # every message names the file
+    assert classify_main(["--ckpt_path", str(ckpt), "--text", "goal"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and pieces[0] in " ".join(err.split()), err
 
 
 @pytest.mark.parametrize("case", ["labels_duplicated", "hidden_size_huge", "loader_state_negative", "rng_state_truncated"])

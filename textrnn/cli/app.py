@@ -4,7 +4,8 @@ Every model and datamodule argument comes from the classes' typed constructors, 
 ``textrnn fit --help`` and ``textrnn fit --config configs/textrnn_bilstm.yaml --print_config`` are the
 documentation. Sizes that depend on the data (``vocab_size``, ``num_classes``, ``pad_id``) are linked
 from the datamodule to the model; models that do not take them (the sine regression) are left alone.
-``fit`` ends by testing the best checkpoint, so a whole experiment is one command.
+``fit`` ends by testing the best checkpoint, so a whole experiment is one command. SIGTERM or Ctrl+C
+during a run saves ``last.ckpt`` and exits 143 or 130 (`textrnn.callbacks.training.StopOnSignal`).
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
 from textrnn.inference.checkpoints import (
     AtomicCheckpointIO, allowed_model, check_checkpoint, model_classes, model_path, read_checkpoint,
 )
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
-
 from textrnn.cli.errors import TextRNNArgumentParser, check_output_folder, check_seed, describe
 from textrnn.data import HubUnavailableError
 from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss, StoppedBySignal, StopOnSignal
