@@ -97,3 +97,17 @@ class WaitForSignalAtStep(pl.Callback):
             while not trainer.received_sigterm and time.monotonic() < deadline:
                 time.sleep(0.05)
 
+
+
+class WaitForSignalInTest(pl.Callback):
+    """Test helper: at the end of the first test batch, write ``marker`` and wait for the run's stop flag."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if batch_idx == 0:
+            Path(self.marker).write_text("testing\n")
+            deadline = time.monotonic() + 60
+            while not trainer.received_sigterm and time.monotonic() < deadline:
+                time.sleep(0.05)

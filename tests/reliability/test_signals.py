@@ -22,12 +22,12 @@ def run_args(root: Path, data: str, *extra: str) -> list[str]:
                          "--checkpoint.save_top_k", "0", *extra)
 
 
-def stop_with(signum: int, root: Path, data: str) -> tuple[int, str]:
-    """Start a run, send ``signum`` while step STOP_AT is in progress; its exit status and output."""
+def stop_with(signum: int, root: Path, data: str, *extra: str) -> tuple[int, str]:
+    """Start a run, send ``signum`` while step STOP_AT is in progress (or where ``extra``'s callback waits);
+    its exit status and output."""
     marker = root / "at_step"
-    wait = ["--trainer.callbacks+=reliability_helpers.WaitForSignalAtStep",
-            f"--trainer.callbacks.step={STOP_AT}", f"--trainer.callbacks.marker={marker}"]
-    process = textrnn_process(run_args(root, data, *wait), root / "log.txt")
+    wait = extra or ["--trainer.callbacks+=reliability_helpers.WaitForSignalAtStep", f"--trainer.callbacks.step={STOP_AT}"]
+    process = textrnn_process(run_args(root, data, *wait, f"--trainer.callbacks.marker={marker}"), root / "log.txt")
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert process.poll() is None, (root / "log.txt").read_text()[-3000:]
@@ -70,3 +70,12 @@ def test_sigint_saves_last_and_exits_130(tmp_path, tiny_en_csv):
     assert code == 130, output[-3000:]
     assert the_line(output).startswith(f"textrnn: stopped by SIGINT after training step {STOP_AT}; saved ")
     assert read_checkpoint(tmp_path / "ckpt" / "last.ckpt")["global_step"] == STOP_AT
+
+
+def test_sigterm_during_the_final_test_exits_143(tmp_path, tiny_en_csv):
+    code, output = stop_with(signal.SIGTERM, tmp_path, tiny_en_csv, "--data.init_args.eval_batch_size", "4",
+                             "--trainer.callbacks+=reliability_helpers.WaitForSignalInTest")
+    assert code == 143, output[-3000:]
+    assert the_line(output) == ("textrnn: stopped by SIGTERM while running test (after training, if any); "
+                                "nothing new was saved")
+    assert read_checkpoint(tmp_path / "ckpt" / "last.ckpt")["global_step"] == 18  # training had finished

@@ -109,11 +109,15 @@ class StoppedBySignal(SystemExit):
     """The run was stopped by SIGINT or SIGTERM; the exit code is 128 + the signal's number, as shells use
     (130 and 143), and ``message`` says what was saved and how to resume."""
 
-    def __init__(self, signum: int, step: Optional[int], saved: Optional[str]) -> None:
+    def __init__(self, signum: int, step: Optional[int], saved: Optional[str], stage: Optional[str] = "fit") -> None:
         name = signal.Signals(signum).name
         if saved:
             self.message = (f"stopped by {name} after training step {step}; saved {saved}. To resume, run the same "
                             "command with --ckpt_path last")
+        elif stage == "finished":
+            self.message = f"received {name} as the run was ending; it finished, and exits with {128 + signum} as asked"
+        elif stage not in (None, "fit"):
+            self.message = f"stopped by {name} while running {stage} (after training, if any); nothing new was saved"
         else:
             self.message = f"stopped by {name} before a new training step completed; nothing was saved"
         super().__init__(128 + signum)
@@ -139,6 +143,7 @@ class StopOnSignal(pl.Callback):
         self.signum: Optional[int] = None
         self.saved: Optional[str] = None
         self.step: Optional[int] = None
+        self.stage: Optional[str] = None  # "fit", "validate", "test" or "predict"
         self._trainer: Optional[pl.Trainer] = None
         self._start_step: Optional[int] = None
         self._previous: dict[int, Any] = {}
@@ -181,8 +186,8 @@ class StopOnSignal(pl.Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if self.signum is None and isinstance(exception, SIGTERMException):  # Lightning's handler alone saw it
             self.signum = signal.SIGTERM
-        self.step = trainer.global_step
-        graceful = isinstance(exception, SIGTERMException) and self._start_step is not None
+        self.step, self.stage = trainer.global_step, getattr(trainer.state.fn, "value", None)
+        graceful = isinstance(exception, SIGTERMException) and self.stage == "fit" and self._start_step is not None
         if self.signum is not None and graceful and trainer.global_step > self._start_step:
             callback = trainer.checkpoint_callback
             folder = getattr(callback, "dirpath", None) or os.path.join(trainer.default_root_dir, "checkpoints")

@@ -152,12 +152,15 @@ def run_cli(args: list[str] | None = None) -> TextRNNCLI:
     """
     stopper = StopOnSignal()
     try:
-        return _build_cli(args, stopper)
+        cli = _build_cli(args, stopper)
     except (SystemExit, KeyboardInterrupt):  # Lightning ends a Ctrl+C with sys.exit(1), SIGTERM with SystemExit
         stopper.restore()
         if stopper.signum is None:
             raise
-        raise StoppedBySignal(stopper.signum, stopper.step, stopper.saved) from None
+        raise StoppedBySignal(stopper.signum, stopper.step, stopper.saved, stopper.stage) from None
+    if stopper.signum is not None:  # it came during the last step or batch, which Lightning lets finish
+        raise StoppedBySignal(stopper.signum, None, None, "finished")
+    return cli
 
 
 def _build_cli(args: list[str] | None, stopper: StopOnSignal) -> TextRNNCLI:
@@ -190,8 +193,8 @@ def main(args: list[str] | None = None) -> None:
     except StoppedBySignal as stop:
         sys.stderr.write(f"textrnn: {stop.message}\n")
         raise
-    except KeyboardInterrupt:  # Ctrl+C before training began
-        sys.stderr.write("textrnn: stopped by SIGINT before training began; nothing was saved\n")
+    except KeyboardInterrupt:  # Ctrl+C outside a run of the Trainer (parsing, building, between fit and test)
+        sys.stderr.write("textrnn: stopped by SIGINT outside a training step; nothing was saved\n")
         raise SystemExit(128 + signal.SIGINT) from None
     except (ValueError, OSError, HubUnavailableError, MisconfigurationException) as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
