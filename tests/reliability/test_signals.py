@@ -79,3 +79,18 @@ def test_sigterm_during_the_final_test_exits_143(tmp_path, tiny_en_csv):
     assert the_line(output) == ("textrnn: stopped by SIGTERM while running test (after training, if any); "
                                 "nothing new was saved")
     assert read_checkpoint(tmp_path / "ckpt" / "last.ckpt")["global_step"] == 18  # training had finished
+
+
+def test_the_first_signal_raises_the_stop_flag_and_a_second_stops_at_once():
+    from types import SimpleNamespace
+
+    from textrnn.callbacks.training import StopOnSignal
+
+    stopper = StopOnSignal()
+    trainer = SimpleNamespace(_signal_connector=SimpleNamespace(received_sigterm=False))
+    stopper._trainer = trainer  # as `setup` leaves it, without touching this process's handlers
+    stopper._on_signal(signal.SIGTERM, None)
+    assert stopper.signum == signal.SIGTERM and trainer._signal_connector.received_sigterm
+    with pytest.raises(KeyboardInterrupt):
+        stopper._on_signal(signal.SIGINT, None)
+    assert stopper.signum == signal.SIGTERM  # the exit status follows the first signal
