@@ -81,3 +81,33 @@ class NaNAtStep(pl.Callback):
         NaNAtStep.model = pl_module
         if trainer.global_step == self.step:
             pl_module.head.register_forward_hook(lambda module, inputs, output: output * float("nan"))
+
+
+class WaitForSignalAtStep(pl.Callback):
+    """Test helper: once ``step`` optimizer steps are done, write ``marker`` and wait (up to a minute) for the
+    run's stop flag, as a long step would while a signal arrives."""
+
+    def __init__(self, step: int, marker: str) -> None:
+        self.step, self.marker = step, marker
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            Path(self.marker).write_text(f"{trainer.current_epoch} {batch_idx}\n")
+            deadline = time.monotonic() + 60
+            while not trainer.received_sigterm and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+
+class WaitForSignalInTest(pl.Callback):
+    """Test helper: at the end of the first test batch, write ``marker`` and wait for the run's stop flag."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if batch_idx == 0:
+            Path(self.marker).write_text("testing\n")
+            deadline = time.monotonic() + 60
+            while not trainer.received_sigterm and time.monotonic() < deadline:
+                time.sleep(0.05)

@@ -35,7 +35,7 @@ def bad_checkpoints(good: Path, folder: Path) -> dict[str, Path]:
 EXPECTED = {
     "pickled": ["pickled.ckpt' holds pickled Python objects", "(found getattr)", "refused"],
     "truncated": ["truncated.ckpt' is not a readable PyTorch checkpoint (truncated or corrupt?)"],
-    "vocabulary": ["the tokenizer in the checkpoint has 7 tokens but the model's embedding has",
+    "vocabulary": ["vocabulary.ckpt': the tokenizer has 7 tokens but the model's embedding has 108 rows",
                    "the vocabulary does not belong to these weights"],
     "list": ["list.ckpt' holds a list, not a checkpoint dict"],
 }
@@ -75,7 +75,7 @@ def test_a_model_class_from_outside_textrnn_is_refused(tiny_run, tmp_path, capsy
     checkpoint["hyper_parameters"]["_class_path"] = "some_package.Model"  # LightningCLI would import it
     torch.save(checkpoint, tmp_path / "foreign.ckpt")
     line = one_cli_error(capsys, ["test", "--config", str(tiny_run.config), "--ckpt_path", str(tmp_path / "foreign.ckpt")])
-    assert "names model class 'some_package.Model'; only textrnn's models" in line
+    assert "refusing model class 'some_package.Model' named by 'hyper_parameters._class_path' in" in line
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "validate", "test", "predict"])

@@ -4,12 +4,14 @@ Every model and datamodule argument comes from the classes' typed constructors, 
 ``textrnn fit --help`` and ``textrnn fit --config configs/textrnn_bilstm.yaml --print_config`` are the
 documentation. Sizes that depend on the data (``vocab_size``, ``num_classes``, ``pad_id``) are linked
 from the datamodule to the model; models that do not take them (the sine regression) are left alone.
-``fit`` ends by testing the best checkpoint, so a whole experiment is one command.
+``fit`` ends by testing the best checkpoint, so a whole experiment is one command. SIGTERM or Ctrl+C
+during a run saves ``last.ckpt`` and exits 143 or 130 (`textrnn.callbacks.training.StopOnSignal`).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -18,15 +20,18 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
-from textrnn.inference.checkpoints import PACKAGE_PREFIX, AtomicCheckpointIO, CheckpointError, read_checkpoint
+from textrnn.inference.checkpoints import (
+    AtomicCheckpointIO, allowed_model, check_checkpoint, model_classes, model_path, read_checkpoint,
+)
 from textrnn.cli.configs import resolve_config_names
-from textrnn.cli.errors import TextRNNArgumentParser, describe
+from textrnn.cli.errors import TextRNNArgumentParser, check_output_folder, check_seed, describe
 from textrnn.data import HubUnavailableError
 from textrnn.callbacks.predictions import add_prediction_arguments, check_prediction_options, run_predict
-from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss
+from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss, StoppedBySignal, StopOnSignal
 
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
 
@@ -48,26 +53,53 @@ class TextRNNCLI(LightningCLI):
         for name in LINKED_FROM_DATA:
             parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
 
+    def _set_seed(self) -> None:
+        """Seed as LightningCLI does, after checking the seed (numpy's error would not name the option)."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        check_seed(config.get("seed_everything"))
+        super()._set_seed()
+
+    def before_instantiate_classes(self) -> None:
+        """Check every output folder before anything is built or trained: a folder under a file, or one
+        that cannot be written, would otherwise fail only when the first checkpoint is due."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        check_output_folder("--trainer.default_root_dir", config["trainer"].get("default_root_dir"))
+        if config.get("checkpoint") is not None:
+            check_output_folder("--checkpoint.dirpath", config["checkpoint"].get("dirpath"))
+        loggers = config["trainer"].get("logger")
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            init_args = logger.get("init_args") if hasattr(logger, "get") else None
+            for key in ("save_dir", "root_dir"):
+                if init_args is not None and init_args.get(key) is not None:
+                    check_output_folder(f"--trainer.logger.init_args.{key}", init_args.get(key))
+        if self.subcommand == "predict":  # a bad --output fails before any data or model loads
+            check_prediction_options(config)
+
     def instantiate_trainer(self, **kwargs):
         """The Trainer, writing checkpoints atomically (see `textrnn.inference.checkpoints.AtomicCheckpointIO`)."""
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default writer
-            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+            own = type(self.model) in model_classes().values()  # a checkpoint must then hold this very class
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO(type(self.model) if own else None)
         return trainer
 
     def _parse_ckpt_path(self) -> None:
-        """LightningCLI reads the model's class and arguments from ``--ckpt_path`` into the config. Read the
-        file through `read_checkpoint` first (one clear error for a bad file) and refuse a model class from
-        outside textrnn: a checkpoint must not choose which module gets imported."""
+        """LightningCLI reads the model's arguments from ``--ckpt_path`` into the config. Lightning's own
+        version hands the checkpoint's ``hyper_parameters`` to jsonargparse as they are, so a ``class_path``
+        key there would choose a module to import and a class to build. Here the file is read and checked by
+        `check_checkpoint` first: its model class must be the config's (by name, from textrnn's allow-list),
+        and only that class's own arguments, as plain values, reach the config."""
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path and Path(ckpt_path).is_file():
-            hparams = read_checkpoint(ckpt_path).get("hyper_parameters") or {}
-            class_path = hparams.get("_class_path") if isinstance(hparams, dict) else None
-            if class_path is not None and not str(class_path).startswith(PACKAGE_PREFIX):
-                raise CheckpointError(f"{ckpt_path!r} names model class {class_path!r}; only textrnn's models are "
-                                      "built from a checkpoint")
-        super()._parse_ckpt_path()
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        model = self.config[subcommand].get("model")
+        class_path = model.get("class_path") if model is not None else None
+        expected = allowed_model(class_path, "the config") if class_path else None
+        checked = check_checkpoint(read_checkpoint(ckpt_path), repr(str(ckpt_path)), expected=expected)
+        init_args = {k: v for k, v in checked.hparams.items() if k not in LINKED_FROM_DATA}
+        model_config = {"class_path": class_path or model_path(checked.model_class), "init_args": init_args}
+        self.config = self.parser.parse_object({subcommand: {"model": model_config}}, self.config)
 
     def _weights_only(self) -> None:
         """Load every ``--ckpt_path`` with ``weights_only=True``: no pickled code runs from a checkpoint."""
@@ -86,10 +118,6 @@ class TextRNNCLI(LightningCLI):
         if subcommand == "predict":  # only predict writes predictions: fit/validate/test --help stay as they were
             add_prediction_arguments(parser)
         return parser
-
-    def before_instantiate_classes(self) -> None:
-        if self.config.get("subcommand") == "predict":  # a bad --output fails before any data or model loads
-            check_prediction_options(self.config["predict"])
 
     def predict(self, model: pl.LightningModule, datamodule: Optional[pl.LightningDataModule] = None, **kwargs):
         """LightningCLI runs this method, when defined, in place of ``trainer.predict``."""
@@ -134,11 +162,29 @@ class TextRNNCLI(LightningCLI):
 
 
 def run_cli(args: list[str] | None = None) -> TextRNNCLI:
-    """Run the CLI on ``args`` (default: ``sys.argv``) and return it, trainer and model included."""
+    """Run the CLI on ``args`` (default: ``sys.argv``) and return it, trainer and model included.
+
+    Raises:
+        StoppedBySignal: (a SystemExit of status 130 or 143) SIGINT or SIGTERM stopped the run.
+    """
     if args is None:  # `--config textcnn`: the shipped file. Rewrite argv itself: LightningCLI warns when given both
         sys.argv[1:] = resolve_config_names(sys.argv[1:])
     else:
         args = resolve_config_names(args)
+    stopper = StopOnSignal()
+    try:
+        cli = _build_cli(args, stopper)
+    except (SystemExit, KeyboardInterrupt):  # Lightning ends a Ctrl+C with sys.exit(1), SIGTERM with SystemExit
+        stopper.restore()
+        if stopper.signum is None:
+            raise
+        raise StoppedBySignal(stopper.signum, stopper.step, stopper.saved, stopper.stage) from None
+    if stopper.signum is not None:  # it came during the last step or batch, which Lightning lets finish
+        raise StoppedBySignal(stopper.signum, None, None, "finished")
+    return cli
+
+
+def _build_cli(args: list[str] | None, stopper: StopOnSignal) -> TextRNNCLI:
     return TextRNNCLI(
         pl.LightningModule,
         pl.LightningDataModule,
@@ -148,7 +194,7 @@ def run_cli(args: list[str] | None = None) -> TextRNNCLI:
         seed_everything_default=42,
         save_config_kwargs={"overwrite": True},
         parser_class=TextRNNArgumentParser,  # bad options and values in one line
-        trainer_defaults={"callbacks": [StopOnNonFiniteLoss(), ResumeRNGState()]},  # added to any config's
+        trainer_defaults={"callbacks": [StopOnNonFiniteLoss(), ResumeRNGState(), stopper]},  # added to any config's
         args=args,
     )
 
@@ -172,7 +218,13 @@ def main(args: list[str] | None = None) -> None:
         return
     try:
         run_cli(args)
-    except (ValueError, FileNotFoundError, HubUnavailableError) as err:
+    except StoppedBySignal as stop:
+        sys.stderr.write(f"textrnn: {stop.message}\n")
+        raise
+    except KeyboardInterrupt:  # Ctrl+C outside a run of the Trainer (parsing, building, between fit and test)
+        sys.stderr.write("textrnn: stopped by SIGINT outside a training step; nothing was saved\n")
+        raise SystemExit(128 + signal.SIGINT) from None
+    except (ValueError, OSError, HubUnavailableError, MisconfigurationException) as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
             raise
         sys.stderr.write(f"textrnn: error: {describe(err)}\n(set TEXTRNN_TRACEBACK=1 to see the full traceback)\n")

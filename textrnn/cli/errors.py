@@ -4,7 +4,9 @@ jsonargparse reports a bad option or value as a page of usage followed by a nest
 type it tried; `TextRNNArgumentParser` prints one line instead (with "did you mean" for a misspelt
 option, and the valid options of the class being configured), and `describe` does the same for
 errors raised while the CLI builds the model and data (a class's own ``ValueError`` inside
-jsonargparse's report).
+jsonargparse's report, or a Lightning ``MisconfigurationException``, prefixed with the option it names).
+`check_output_folder` and `check_seed` catch before anything is built what Lightning, numpy or the file
+system would otherwise reject with a traceback, or only after an epoch of training.
 
 A choice (``cell``, ``pooling``, ``optimizer``, ...) is a ``Literal[...]`` type on the constructor, so
 jsonargparse itself rejects a bad value; the report names only the class, the key and the value, and the
@@ -20,10 +22,15 @@ import os
 import re
 import sys
 import typing
+from pathlib import Path
 from typing import Literal, Optional, Union
 
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+MAX_SEED = 2**32 - 1  # numpy's seeds run from 0 to 2**32 - 1
 UNION_REPORT = "Does not validate against any of the Union subtypes"
 CHOICES = {  # what `--model NAME` and `--data NAME` accept
     "model": ("TextRNN", "TextCNN", "SineRNN"),
@@ -32,10 +39,45 @@ CHOICES = {  # what `--model NAME` and `--data NAME` accept
 
 
 def describe(err: BaseException) -> str:
-    """One line for a user error: the innermost message under jsonargparse's report, whitespace folded."""
+    """One line for a user error: the innermost message under jsonargparse's report, whitespace folded;
+    Lightning's rejection of a Trainer or checkpoint argument starts with the option it names."""
     while UNION_REPORT in str(err) and (err.__cause__ or err.__context__) is not None:
         err = err.__cause__ or err.__context__
-    return " ".join(str(err).split())
+    message = " ".join(str(err).split())
+    if isinstance(err, MisconfigurationException):
+        option = _lightning_option(message)
+        message = f"{option}: {message}" if option else message
+    return message
+
+
+def _lightning_option(message: str) -> Optional[str]:
+    """The ``--trainer.*`` or ``--checkpoint.*`` option a Lightning message names, e.g. ``--trainer.max_epochs``."""
+    for group, cls in (("trainer", Trainer), ("checkpoint", ModelCheckpoint)):
+        names = sorted(inspect.signature(cls).parameters, key=len, reverse=True)
+        found = re.search(r"\b(" + "|".join(names) + r")\b", message)
+        if found:
+            return f"--{group}.{found.group(1)}"
+    return None
+
+
+def check_output_folder(option: str, folder: object) -> None:
+    """A ValueError naming ``option`` unless ``folder`` exists as a writable folder or can be created."""
+    if folder is None or "://" in str(folder):  # remote folders are the file system's business
+        return
+    path = Path(str(folder)).expanduser().absolute()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{option} {str(folder)!r} cannot be a folder: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {str(folder)!r} cannot be written: {str(existing)!r} is not writable")
+
+
+def check_seed(seed: object) -> None:
+    """A ValueError naming ``--seed_everything`` unless it is a bool or a whole number numpy accepts."""
+    if not isinstance(seed, bool) and seed is not None and not (isinstance(seed, int) and 0 <= seed <= MAX_SEED):
+        raise ValueError(f"--seed_everything must be true, false or a whole number from 0 to {MAX_SEED}, got {seed!r}")
 
 
 def _class(class_path: str) -> Optional[type]:

@@ -10,13 +10,21 @@
   or a power loss soon after, can leave a truncated ``last.ckpt`` in place of the good one. We write to
   a temporary file in the destination folder, fsync it, ``os.replace`` it over the old file (atomic on
   POSIX and Windows) and fsync the folder: a reader sees the old file or the new one, never a part.
-- `check_fits`: a checkpoint's vocabulary and weights must fit the model they are loaded into.
+- `check_checkpoint`: every value read from a checkpoint, checked before use, in one place: the model
+  class (an allow-list of textrnn's own models, matched by name: nothing is imported), its constructor
+  arguments (names, types and ranges, the model built on the ``meta`` device so that no tensor is
+  allocated until its sizes match the stored weights), label names, tokenizer, loader and RNG state.
+- `check_fits`: a checkpoint's class, vocabulary and weights must fit the model they are loaded into.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 import pickle
 import re
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -30,7 +38,8 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 PathLike = Union[str, Path]
-PACKAGE_PREFIX = "textrnn."  # the only package whose classes a checkpoint may name
+MODEL_MODULES = {"TextRNN": "text_rnn", "TextCNN": "text_cnn", "SineRNN": "sine"}  # the allow-list
+LIGHTNING_KEYS = ("_class_path", "_instantiator")  # what LightningCLI adds to the hyper-parameters
 
 
 class CheckpointError(ValueError):
@@ -81,8 +90,13 @@ def atomic_torch_save(obj: Any, path: PathLike) -> None:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's `TorchCheckpointIO` with atomic local writes and weights-only reads with clear errors.
 
-    Remote paths (``s3://`` and other fsspec URLs) keep Lightning's own writer.
+    Remote paths (``s3://`` and other fsspec URLs) keep Lightning's own writer. Every local checkpoint
+    read passes `check_checkpoint`, against ``model_class`` (the model being trained) when it is given.
     """
+
+    def __init__(self, model_class: Optional[type] = None) -> None:
+        super().__init__()
+        self.model_class = model_class
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: PathLike, storage_options: Optional[Any] = None) -> None:
         if storage_options is not None or "://" in str(path):
@@ -94,33 +108,49 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> dict[str, Any]:
         if weights_only is False or "://" in str(path):  # an explicit opt-out, or a remote file
             return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
-        return read_checkpoint(path, map_location=map_location)
+        checkpoint = read_checkpoint(path, map_location=map_location)
+        check_checkpoint(checkpoint, repr(str(path)), expected=self.model_class)
+        return checkpoint
 
 
 def check_fits(model: nn.Module, checkpoint: dict[str, Any], where: str = "the checkpoint") -> None:
-    """Raise a `CheckpointError` unless ``checkpoint``'s weights have ``model``'s shapes and its stored
-    tokenizer (``checkpoint["TextDataModule"]["tokenizer"]``, if any) has as many tokens as the model's
-    embedding has rows. Catches a vocabulary swapped in from another run, which would otherwise feed ids
-    of one vocabulary into the embedding of another: no error, just wrong predictions."""
-    weights = checkpoint.get("state_dict")
-    if not isinstance(weights, dict):
-        raise CheckpointError(f"{where} has no 'state_dict' of weights; keys found: {sorted(map(str, checkpoint))}")
-    own = model.state_dict()
-    wrong = [
-        f"{name} {tuple(weights[name].shape)} vs {tuple(tensor.shape)}"
-        for name, tensor in own.items()
-        if name in weights and isinstance(weights[name], torch.Tensor) and weights[name].shape != tensor.shape
-    ]
-    if wrong:
-        raise CheckpointError(
-            f"the weights in {where} do not fit this {type(model).__name__} (checkpoint vs model: "
-            f"{'; '.join(wrong[:3])}); build the model with the arguments it was trained with, e.g. its run's config.yaml"
-        )
+    """Raise a `CheckpointError` unless ``checkpoint`` records ``model``'s class (when it records one),
+    its weights have ``model``'s shapes and its stored tokenizer (``checkpoint["TextDataModule"]["tokenizer"]``,
+    if any) has as many tokens as the model's embedding has rows. Catches a TextCNN checkpoint resumed
+    into a TextRNN, and a vocabulary swapped in from another run, which would otherwise feed ids of one
+    vocabulary into the embedding of another: no error, just wrong predictions."""
+    recorded = checkpoint.get("textrnn_model")
+    if recorded is not None and allowed_model(recorded, f"'textrnn_model' in {where}") is not type(model):
+        raise CheckpointError(f"{where} holds a {allowed_model(recorded).__name__} but the model here is a "
+                              f"{type(model).__name__}; use the config the checkpoint was trained with")
+    check_weights(model, checkpoint.get("state_dict"), where)
     data = checkpoint.get("TextDataModule")
     if not isinstance(data, dict) or "tokenizer" not in data or first_embedding(model) is None:
         return
     tokenizer = read_tokenizer(data["tokenizer"], f"the tokenizer stored in {where}")
     check_vocabulary(model, tokenizer, f"the tokenizer in {where}")
+
+
+def check_weights(model: nn.Module, weights: Any, where: str, strict: bool = False) -> None:
+    """Raise a `CheckpointError` unless every tensor of ``weights`` that ``model`` also has is of the same
+    shape (``strict``: and the two hold the same names)."""
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{where} has no 'state_dict' of weights (found {type(weights).__name__})")
+    own = model.state_dict()
+    wrong = [
+        f"{name} {tuple(weights[name].shape) if isinstance(weights[name], torch.Tensor) else type(weights[name]).__name__}"
+        f" vs {tuple(tensor.shape)}"
+        for name, tensor in own.items()
+        if name in weights and not (isinstance(weights[name], torch.Tensor) and weights[name].shape == tensor.shape)
+    ]
+    if strict:
+        wrong += [f"{name} missing" for name in own if name not in weights]
+        wrong += [f"{name!s} not in the model" for name in weights if name not in own]
+    if wrong:
+        raise CheckpointError(
+            f"the weights in {where} do not fit this {type(model).__name__} (checkpoint vs model: "
+            f"{'; '.join(wrong[:3])}); build the model with the arguments it was trained with, e.g. its run's config.yaml"
+        )
 
 
 def read_tokenizer(text: str, subject: str = "the stored tokenizer") -> "Tokenizer":
@@ -148,3 +178,193 @@ def check_vocabulary(model: nn.Module, tokenizer: "Tokenizer", subject: str = "t
             f"{subject} has {vocab_size} tokens but the model's embedding has {embedding.num_embeddings} rows; "
             "the vocabulary does not belong to these weights"
         )
+
+
+# ---- everything read from a checkpoint, checked before use ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckedCheckpoint:
+    """What `check_checkpoint` vouches for: the model class (from the allow-list), its constructor
+    arguments (known names, plain values of the annotated types, sizes that fit the stored weights), and
+    for a text classifier the label names and the tokenizer."""
+
+    model_class: type
+    hparams: dict[str, Any]
+    label_names: Optional[list[str]] = None
+    tokenizer: Optional["Tokenizer"] = None
+
+
+def model_classes() -> dict[str, type]:
+    """textrnn's own model classes, by every name a checkpoint or a config writes them with."""
+    import textrnn.models as models  # here, not at the top: the models import this module
+
+    classes = {}
+    for name, module in MODEL_MODULES.items():
+        for alias in (name, f"textrnn.models.{name}", f"textrnn.models.{module}.{name}"):
+            classes[alias] = getattr(models, name)
+    return classes
+
+
+def model_path(cls: type) -> str:
+    """The class path a config names ``cls`` by, e.g. ``textrnn.models.TextRNN``."""
+    return f"textrnn.models.{cls.__name__}"
+
+
+def allowed_model(name: Any, what: str = "the checkpoint") -> type:
+    """The textrnn model class called ``name``; anything else is refused. A name is looked up, never imported."""
+    classes = model_classes()
+    if not isinstance(name, str) or name not in classes:
+        raise CheckpointError(f"refusing model class {name!r} named by {what}: only textrnn's own models "
+                              f"({', '.join(MODEL_MODULES)}) are built from a checkpoint")
+    return classes[name]
+
+
+def check_checkpoint(
+    checkpoint: dict[str, Any], where: str, expected: Optional[type] = None, base: Optional[type] = None,
+    require_data: bool = False,
+) -> CheckedCheckpoint:
+    """Check every value of ``checkpoint`` textrnn reads, before any of it is used; one `CheckpointError`
+    naming the bad value and what is valid otherwise.
+
+    Args:
+        checkpoint: the dict `read_checkpoint` returned.
+        where: how messages name the file.
+        expected: the model class the config builds; a checkpoint of another class is refused.
+        base: the class the model must derive from (`textrnn.load`: `TextClassifier`).
+        require_data: the datamodule's state (tokenizer, label names) must be there.
+    """
+    recorded = {key: value for key, value in (("textrnn_model", checkpoint.get("textrnn_model")),
+                ("hyper_parameters._class_path", _get(checkpoint, "hyper_parameters", "_class_path"))) if value is not None}
+    classes = {key: allowed_model(value, f"{key!r} in {where}") for key, value in recorded.items()}
+    for key, named in classes.items():
+        if base is not None and not issubclass(named, base):
+            raise CheckpointError(f"refusing model class {recorded[key]!r} named by {key!r} in {where}: "
+                                  f"a {named.__name__} is not a {base.__name__}")
+    cls = next(iter(classes.values()), expected)
+    if cls is None or len(set(classes.values())) > 1:
+        raise CheckpointError(f"{where} names {'no model class' if cls is None else 'two model classes ' + str(recorded)}")
+    if expected is not None and cls is not expected:
+        raise CheckpointError(f"{where} holds a {cls.__name__} but the config builds a {expected.__name__}; use the "
+                              f"config it was trained with (its run's config.yaml) or --model {cls.__name__}")
+    hparams = check_hparams(cls, checkpoint.get("hyper_parameters", {}), where)
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated before they match the stored weights
+            model = cls(**hparams)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{where}: cannot rebuild {cls.__name__} from its hyper_parameters: {err}") from None
+    check_weights(model, checkpoint.get("state_dict"), where, strict=True)
+    _check_loader_state(checkpoint, where)
+    callbacks = checkpoint.get("callbacks", {})
+    if not isinstance(callbacks, dict):
+        raise CheckpointError(f"{where}: its 'callbacks' state is a {type(callbacks).__name__}, not a dict")
+    for key, state in callbacks.items():
+        if str(key).startswith("ResumeRNGState"):
+            check_rng_state(state, f"{where}: the random state")
+    data = checkpoint.get("TextDataModule")
+    if data is None and not require_data:
+        return CheckedCheckpoint(cls, hparams)
+    return CheckedCheckpoint(cls, hparams, *_check_data_state(data, model, where))
+
+
+def check_hparams(cls: type, hparams: Any, where: str) -> dict[str, Any]:
+    """``hparams`` as ``cls``'s constructor arguments: known names only, each a plain value of its annotated
+    type. Lightning's own keys (``_class_path``, ``_instantiator``) are dropped; any other key is refused."""
+    if not isinstance(hparams, dict):
+        raise CheckpointError(f"{where}: its 'hyper_parameters' is a {type(hparams).__name__}, not a dict")
+    params = [name for name, p in inspect.signature(cls.__init__).parameters.items()
+              if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    hints = typing.get_type_hints(cls.__init__)
+    checked = {}
+    for name, value in hparams.items():
+        if name in LIGHTNING_KEYS:
+            continue
+        if name not in params:
+            raise CheckpointError(f"{where}: hyper_parameters holds {name!r}, which is not an argument of "
+                                  f"{cls.__name__}; valid: {', '.join(params)}")
+        hint = hints.get(name)
+        if not _fits_type(value, hint):
+            raise CheckpointError(f"{where}: hyper_parameters {name!r} is {value!r} ({type(value).__name__}); "
+                                  f"{cls.__name__} takes {getattr(hint, '__name__', None) or hint}")
+        checked[name] = list(value) if isinstance(value, (list, tuple)) else value
+    return checked
+
+
+def _fits_type(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is a plain value of the annotation ``hint`` (bool is no int; floats are finite)."""
+    if hint is bool or hint is str:
+        return isinstance(value, hint)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if typing.get_origin(hint) is typing.Literal:  # a choice: cell, pooling, optimizer, ...
+        return value in typing.get_args(hint)
+    if typing.get_origin(hint) in (tuple, list):
+        return isinstance(value, (tuple, list)) and all(_fits_type(v, typing.get_args(hint)[0]) for v in value)
+    if typing.get_origin(hint) is Union:
+        return any(_fits_type(value, arg) for arg in typing.get_args(hint))
+    return value is None if hint is type(None) else isinstance(value, (bool, int, float, str, type(None)))
+
+
+def _get(mapping: Any, *keys: str) -> Any:
+    for key in keys:
+        mapping = mapping.get(key) if isinstance(mapping, dict) else None
+    return mapping
+
+
+def _check_data_state(data: Any, model: nn.Module, where: str) -> tuple[list[str], "Tokenizer"]:
+    """The label names and tokenizer of the datamodule's state, each checked against the model."""
+    if not isinstance(data, dict) or not {"tokenizer", "label_names"} <= set(data):
+        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(f"{where}: its 'TextDataModule' state lacks the tokenizer or the label names; found: {found}")
+    if not isinstance(data["tokenizer"], str):
+        raise CheckpointError(f"{where}: the stored tokenizer is a {type(data['tokenizer']).__name__}, not a JSON string")
+    tokenizer = read_tokenizer(data["tokenizer"], f"{where}: the stored tokenizer")
+    check_vocabulary(model, tokenizer, f"{where}: the tokenizer")
+    names, classes = data["label_names"], getattr(model.hparams, "num_classes", None)
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise CheckpointError(f"{where}: label_names must be a list of strings, got {names!r}")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise CheckpointError(f"{where}: label_names {list(names)} repeat {duplicates}; every class needs its own name")
+    if classes is not None and len(names) != classes:
+        raise CheckpointError(f"{where}: {len(names)} label names {list(names)} for a model of {classes} classes")
+    for key, valid in (("max_length", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+                       ("level", lambda v: isinstance(v, str))):
+        if key in data and not valid(data[key]):
+            raise CheckpointError(f"{where}: the stored {key} {data[key]!r} is not valid")
+    return list(names), tokenizer
+
+
+def _check_loader_state(checkpoint: dict[str, Any], where: str) -> None:
+    """The resumable loaders' state (``loops.fit_loop.state_dict.combined_loader``): epochs and batch counts."""
+    state = _get(checkpoint, "loops", "fit_loop", "state_dict", "combined_loader")
+    if state is None:
+        return
+    counts = ("epoch", "batches_done")
+    if not isinstance(state, list) or not all(
+        isinstance(item, dict) and all(isinstance(item.get(k), int) and not isinstance(item.get(k), bool)
+                                       and item[k] >= 0 for k in counts) for item in state):
+        raise CheckpointError(f"{where}: the data loader state {state!r} is not a list of "
+                              "{'epoch': n, 'batches_done': n} with whole numbers n >= 0")
+
+
+def check_rng_state(state: Any, where: str = "the checkpoint's random state") -> None:
+    """Raise a `CheckpointError` unless ``state`` is a random state `ResumeRNGState` can put back: a CPU
+    generator state torch accepts and, if any, a list of CUDA generator states (uint8 tensors)."""
+    cpu = state.get("torch") if isinstance(state, dict) else None
+    valid = isinstance(cpu, torch.Tensor) and cpu.dtype == torch.uint8 and cpu.dim() == 1
+    if valid:
+        try:
+            torch.Generator().set_state(cpu)
+        except RuntimeError:
+            valid = False
+    cuda = state.get("cuda") if isinstance(state, dict) else None
+    if cuda is not None and not (isinstance(cuda, (list, tuple)) and all(
+            isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and t.dim() == 1 for t in cuda)):
+        valid = False
+    if not valid:
+        shown = f"a {cpu.dtype} tensor of shape {tuple(cpu.shape)}" if isinstance(cpu, torch.Tensor) else repr(state)[:80]
+        raise CheckpointError(f"{where} is not a torch generator state (found {shown}; expected {{'torch': a uint8 "
+                              f"tensor of {torch.get_rng_state().numel()} bytes}}); the checkpoint is corrupt")

@@ -5,28 +5,27 @@ A textrnn checkpoint carries everything needed, as tensors and plain types (see
 ``"textrnn_model"``, its constructor arguments under ``"hyper_parameters"``, its weights under
 ``"state_dict"``, and the trained tokenizer (a JSON string) and label names under ``"TextDataModule"``.
 So `load` needs no config file, no data set and no network, and reads the file with
-``torch.load(weights_only=True)``: a checkpoint that would run pickled code is refused, and only model
-classes defined inside the ``textrnn`` package are ever built.
+``torch.load(weights_only=True)``: a checkpoint that would run pickled code is refused, and every value
+in it is checked by `textrnn.inference.checkpoints.check_checkpoint` before use: only textrnn's own
+text classifiers are built, from arguments whose sizes fit the stored weights.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 import torch
 from tokenizers import Tokenizer
 
-from textrnn.inference.checkpoints import PACKAGE_PREFIX, CheckpointError, check_vocabulary, read_checkpoint, read_tokenizer
+from textrnn.inference.checkpoints import CheckpointError, check_checkpoint, read_checkpoint
 from textrnn.data.batching import pad_sequences
 from textrnn.data.tokenizer import encode_batch
 from textrnn.models.classifier import TextClassifier
 
 REQUIRED_KEYS = ("textrnn_model", "hyper_parameters", "state_dict", "TextDataModule")
-REQUIRED_DATA_KEYS = ("tokenizer", "label_names")
 
 
 @dataclass(frozen=True)
@@ -44,16 +43,32 @@ class Prediction:
     probs: dict[str, float]
 
 
+def available_devices() -> list[str]:
+    """The devices a model can run on here: "cpu", then "cuda" and "cuda:N" for each GPU, and "mps"."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += ["cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
 def resolve_device(device: Union[str, torch.device, None] = None) -> torch.device:
-    """``device`` as a torch.device; None picks "cuda" when available, else "cpu"."""
+    """``device`` as a torch.device; None picks "cuda" when available, else "cpu". A device that is not
+    there (``"cuda"`` without a GPU, ``"cuda:3"`` with two) or cannot hold a model's weights (``"meta"``)
+    is a ValueError listing the valid ones."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    valid = available_devices()
     try:
         resolved = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r}; valid devices look like 'cpu', 'cuda' or 'cuda:0'") from err
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here; use device='cpu'")
+    except (RuntimeError, TypeError):
+        resolved = None
+    if resolved is None or resolved.type not in {name.split(":")[0] for name in valid} or (
+        resolved.type == "cuda" and resolved.index is not None and f"cuda:{resolved.index}" not in valid
+    ):
+        raise ValueError(f"unknown device {str(device)!r} (not one this machine can run a model on); "
+                         f"valid devices here: {', '.join(valid)}")
     return resolved
 
 
@@ -138,39 +153,6 @@ def _as_texts(texts: Union[str, Sequence[str]]) -> list[str]:
     return texts
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint dict, read with weights_only=True, or one clear error saying why not."""
-    checkpoint = read_checkpoint(path, map_location="cpu")
-    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
-    if missing:
-        raise CheckpointError(
-            f"{str(path)!r} is not a textrnn checkpoint: it lacks {missing}; keys found: {sorted(map(str, checkpoint))}"
-        )
-    data = checkpoint["TextDataModule"]
-    missing = [key for key in REQUIRED_DATA_KEYS if not isinstance(data, dict) or key not in data]
-    if missing:
-        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
-        raise CheckpointError(f"{str(path)!r}: its 'TextDataModule' state lacks {missing}; found: {found}")
-    return checkpoint
-
-
-def model_class(class_path: Any) -> type[TextClassifier]:
-    """The `TextClassifier` subclass named by ``class_path``, which must lie inside the textrnn package."""
-    if not isinstance(class_path, str) or not class_path.startswith(PACKAGE_PREFIX) or "." not in class_path:
-        raise CheckpointError(
-            f"refusing model class {class_path!r}: only TextClassifier subclasses inside the 'textrnn' package "
-            "are built from checkpoints (e.g. 'textrnn.models.text_rnn.TextRNN')"
-        )
-    module_name, _, name = class_path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as err:
-        raise CheckpointError(f"model class {class_path!r} does not exist in this textrnn version: {err}") from err
-    if not (isinstance(cls, type) and issubclass(cls, TextClassifier)):
-        raise CheckpointError(f"refusing model class {class_path!r}: it is not a textrnn TextClassifier subclass")
-    return cls
-
-
 def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) -> Classifier:
     """Rebuild a trained classifier from a textrnn checkpoint file alone.
 
@@ -183,36 +165,23 @@ def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) 
         FileNotFoundError: no file at ``path``.
         CheckpointError: (a ValueError) the file is truncated or corrupt, is not a textrnn checkpoint
             (the message names the missing keys), carries pickled objects, names a model class outside
-            textrnn, or its vocabulary or label names do not fit the model's weights.
+            textrnn's own text classifiers, or any value in it fails `check_checkpoint` (arguments,
+            sizes, weights, vocabulary, label names, loader or random state).
     """
     path = Path(path)
     if path.is_dir():  # a folder written by `textrnn export`: run it through onnxruntime
         from textrnn.inference.onnx import load_exported
 
         return load_exported(path, device)
-    checkpoint = _read_checkpoint(path)
-    cls = model_class(checkpoint["textrnn_model"])
-    for key in ("hyper_parameters", "state_dict"):
-        if not isinstance(checkpoint[key], dict):
-            raise CheckpointError(f"{str(path)!r}: its {key!r} is a {type(checkpoint[key]).__name__}, not a dict")
-    # Lightning adds its own keys ("_class_path", "_instantiator"); the constructor takes the rest.
-    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not str(k).startswith("_")}
-    try:
-        model = cls(**hparams)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{str(path)!r}: cannot rebuild {cls.__name__} from its hyper_parameters: {err}") from err
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, TypeError) as err:
-        raise CheckpointError(f"{str(path)!r}: the weights do not fit {cls.__name__}({hparams}): {err}") from err
-
-    data = checkpoint["TextDataModule"]
-    tokenizer = read_tokenizer(data["tokenizer"], f"{str(path)!r}: the stored tokenizer")
-    check_vocabulary(model, tokenizer, f"{str(path)!r}: the tokenizer")
-    label_names = list(data["label_names"])
-    num_classes = hparams.get("num_classes", len(label_names))
-    if len(label_names) != num_classes:
+    where = repr(str(path))
+    device = resolve_device(device)  # a bad device fails before the file is read
+    checkpoint = read_checkpoint(path, map_location="cpu")
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
         raise CheckpointError(
-            f"{str(path)!r}: {len(label_names)} label names {label_names} for a model of {num_classes} classes"
+            f"{where} is not a textrnn checkpoint: it lacks {missing}; keys found: {sorted(map(str, checkpoint))}"
         )
-    return Classifier(model, tokenizer, label_names, device)
+    checked = check_checkpoint(checkpoint, where, base=TextClassifier, require_data=True)
+    model = checked.model_class(**checked.hparams)  # sizes already known to fit the stored weights
+    model.load_state_dict(checkpoint["state_dict"])
+    return Classifier(model, checked.tokenizer, checked.label_names, device)

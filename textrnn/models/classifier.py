@@ -5,13 +5,13 @@ and the optimizer. The models themselves (``text_rnn.py``, ``text_cnn.py``) hold
 from __future__ import annotations
 
 import lightning.pytorch as pl
-import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.inference.checkpoints import check_fits
 from textrnn.models.optim import LRSchedule, Optimizer, build_optimizer
+from textrnn.nn.checks import check_positive, check_size
 
 
 class TextClassifier(pl.LightningModule):
@@ -25,8 +25,9 @@ class TextClassifier(pl.LightningModule):
         self, num_classes: int, optimizer: Optimizer, lr: float, weight_decay: float, lr_schedule: LRSchedule
     ) -> None:
         super().__init__()
-        if num_classes < 2:
-            raise ValueError(f"A classifier needs at least 2 classes, got num_classes={num_classes}.")
+        check_size("num_classes", num_classes, low=2)
+        check_positive("lr", lr)
+        check_positive("weight_decay", weight_decay, allow_zero=True)
         self.loss_fn = nn.CrossEntropyLoss()
         metrics = MetricCollection(
             {"acc": MulticlassAccuracy(num_classes, average="micro"), "f1_macro": MulticlassF1Score(num_classes, average="macro")}

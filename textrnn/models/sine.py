@@ -18,6 +18,7 @@ from textrnn.models.optim import LRSchedule, Optimizer, build_optimizer
 from textrnn.nn import RecurrentEncoder, TimePooling
 from textrnn.nn.cells import Cell, Nonlinearity
 from textrnn.nn.encoder import Implementation, InitState
+from textrnn.nn.checks import check_positive
 
 
 class SineRNN(pl.LightningModule):
@@ -57,6 +58,8 @@ class SineRNN(pl.LightningModule):
         lr_schedule: LRSchedule = "constant",
     ) -> None:
         super().__init__()
+        check_positive("lr", lr)
+        check_positive("weight_decay", weight_decay, allow_zero=True)
         self.save_hyperparameters()
         self.encoder = RecurrentEncoder(
             1, hidden_size, cell=cell, nonlinearity=nonlinearity, num_layers=num_layers,

@@ -15,6 +15,7 @@ from textrnn.models.classifier import TextClassifier
 from textrnn.models.optim import LRSchedule, Optimizer
 from textrnn.nn import ConvEncoder, word_embedding
 from textrnn.nn.conv import ConvPooling
+from textrnn.nn.checks import check_probabilities
 
 
 class TextCNN(TextClassifier):
@@ -52,6 +53,7 @@ class TextCNN(TextClassifier):
         weight_decay: float = 0.0,
         lr_schedule: LRSchedule = "constant",
     ) -> None:
+        check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout)
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()
         self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)

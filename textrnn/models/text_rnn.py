@@ -16,6 +16,7 @@ from textrnn.nn import RecurrentEncoder, TimePooling, word_embedding
 from textrnn.nn.cells import Cell, Nonlinearity
 from textrnn.nn.encoder import Implementation, InitState
 from textrnn.nn.pooling import Pooling
+from textrnn.nn.checks import check_probabilities
 
 
 class TextRNN(TextClassifier):
@@ -67,6 +68,8 @@ class TextRNN(TextClassifier):
         weight_decay: float = 0.0,
         lr_schedule: LRSchedule = "constant",
     ) -> None:
+        # Checked under this model's own names before anything is built (the encoder calls them otherwise).
+        check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout, head_dropout=head_dropout)
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()
         self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)

@@ -15,6 +15,8 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor, nn
 
+from textrnn.nn.checks import check_sizes
+
 Cell = Literal["rnn", "lstm", "gru"]  # typed choices: `textrnn fit --help` lists them, the CLI rejects others
 Nonlinearity = Literal["tanh", "relu"]
 CELL_TYPES: tuple[str, ...] = get_args(Cell)
@@ -27,6 +29,7 @@ class _Cell(nn.Module):
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        check_sizes(input_size=input_size, hidden_size=hidden_size)
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor, nn
 
+from textrnn.nn.checks import check_size, check_sizes
 from textrnn.nn.pooling import TimePooling
 
 ConvPooling = Literal["max", "mean"]
@@ -35,8 +36,11 @@ class ConvEncoder(nn.Module):
         pooling: ConvPooling = "max",
     ) -> None:
         super().__init__()
-        if not filter_sizes or min(filter_sizes) < 1:
-            raise ValueError(f"filter_sizes must be positive window widths, got {filter_sizes}.")
+        if isinstance(filter_sizes, (str, bytes)) or not hasattr(filter_sizes, "__len__") or not filter_sizes:
+            raise ValueError(f"filter_sizes must be a non-empty list of window widths in tokens, got {filter_sizes!r}")
+        for k in filter_sizes:
+            check_size("filter_sizes", k)
+        check_sizes(input_size=input_size, num_filters=num_filters)
         if pooling not in CONV_POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r} for the convolutional encoder; valid choices are {CONV_POOLINGS}.")
         self.filter_sizes = tuple(filter_sizes)

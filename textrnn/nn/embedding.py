@@ -11,9 +11,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textrnn.nn.checks import MAX_VOCAB, check_size
+
 
 def word_embedding(vocab_size: int, dim: int, pad_id: int, init_range: float = 0.25) -> nn.Embedding:
     """An ``nn.Embedding`` drawn from U(-init_range, init_range) whose padding row stays zero."""
+    check_size("vocab_size", vocab_size, high=MAX_VOCAB)
+    check_size("embedding_dim", dim)
+    check_size("pad_id", pad_id, low=0, high=vocab_size - 1)
     embedding = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
     nn.init.uniform_(embedding.weight, -init_range, init_range)
     with torch.no_grad():

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from textrnn.nn.cells import CELL_TYPES, Cell, Nonlinearity, make_cell
+from textrnn.nn.checks import MAX_LAYERS, check_probabilities, check_size, check_sizes
 
 Implementation = Literal["fused", "explicit"]
 InitState = Literal["zeros", "learned"]
@@ -130,11 +131,9 @@ class RecurrentEncoder(nn.Module):
             raise ValueError(f"Unknown implementation {implementation!r}; valid choices are {IMPLEMENTATIONS}.")
         if init_state not in INIT_STATES:
             raise ValueError(f"Unknown init_state {init_state!r}; valid choices are {INIT_STATES}.")
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
-        for name, p in (("input_dropout", input_dropout), ("dropout", dropout), ("output_dropout", output_dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {p}.")
+        check_sizes(input_size=input_size, hidden_size=hidden_size)
+        check_size("num_layers", num_layers, high=MAX_LAYERS)
+        check_probabilities(input_dropout=input_dropout, dropout=dropout, output_dropout=output_dropout)
         self.cell_type = cell
         self.nonlinearity = nonlinearity
         self.hidden_size = hidden_size

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor, nn
 
+from textrnn.nn.checks import check_size
 from textrnn.nn.encoder import length_mask
 
 Pooling = Literal["last", "max", "mean", "attention"]
@@ -35,6 +36,7 @@ class TimePooling(nn.Module):
         self.mode = mode
         self.num_directions = num_directions
         if mode == "attention":
+            check_size("input_size", input_size)
             self.proj = nn.Linear(input_size, input_size)
             self.context = nn.Linear(input_size, 1, bias=False)
 
