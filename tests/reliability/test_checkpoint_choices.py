@@ -49,7 +49,7 @@ CHOOSERS = {  # case: the hyper_parameters a hostile checkpoint holds, the piece
                               "'hyper_parameters._class_path'", "only textrnn's own models (TextRNN, TextCNN, SineRNN)"]),
     "init_args": ({"init_args": {"hidden_size": 16}}, "merge", ["hyper_parameters holds 'init_args'"]),
     "nested_dict_value": ({"cell": {"class_path": "antigravity.Fly"}}, "merge",
-                          ["hyper_parameters 'cell' is {'class_path': 'antigravity.Fly'} (dict); TextRNN takes str"]),
+                          ["hyper_parameters 'cell' is {'class_path': 'antigravity.Fly'} (dict); TextRNN takes one of 'rnn', 'lstm', 'gru'"]),
     "foreign_textrnn_model": ({}, "textrnn_model", ["refusing model class 'this.Zen' named by 'textrnn_model'"]),
 }
 
@@ -204,3 +204,12 @@ def test_the_rng_callback_checks_the_state_it_is_given():
     with pytest.raises(textrnn.CheckpointError, match="not a torch generator state"):
         ResumeRNGState().load_state_dict({"torch": torch.ones(5056, dtype=torch.float32)})
     ResumeRNGState().load_state_dict({"torch": torch.get_rng_state()})  # a real state is fine
+
+
+def test_a_choice_outside_its_literal_type_is_refused_before_the_model_is_built(tiny_run, tmp_path):
+    checkpoint = torch.load(tiny_run.ckpt, weights_only=True)
+    checkpoint["hyper_parameters"]["pooling"] = "median"
+    path = tmp_path / "median.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(textrnn.CheckpointError, match=r"'pooling' is 'median' \(str\); TextRNN takes one of 'last', "):
+        textrnn.load(path)

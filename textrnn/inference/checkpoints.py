@@ -285,9 +285,16 @@ def check_hparams(cls: type, hparams: Any, where: str) -> dict[str, Any]:
         hint = hints.get(name)
         if not _fits_type(value, hint):
             raise CheckpointError(f"{where}: hyper_parameters {name!r} is {value!r} ({type(value).__name__}); "
-                                  f"{cls.__name__} takes {getattr(hint, '__name__', None) or hint}")
+                                  f"{cls.__name__} takes {_type_name(hint)}")
         checked[name] = list(value) if isinstance(value, (list, tuple)) else value
     return checked
+
+
+def _type_name(hint: Any) -> str:
+    """``int``, ``bool``, ... or, for a choice, ``one of 'rnn', 'lstm', 'gru'``."""
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+    return getattr(hint, "__name__", None) or str(hint)
 
 
 def _fits_type(value: Any, hint: Any) -> bool:
