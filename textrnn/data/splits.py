@@ -98,24 +98,41 @@ def text_batches(texts: Any, rows: Optional[np.ndarray] = None, size: int = BATC
         for start in range(0, len(texts), size):
             yield [text or "" for text in texts.slice(start, size).to_pylist()]
         return
-    for start in range(0, len(rows), size):
-        part = rows[start : start + size]
-        yield [text or "" for text in texts.take(pa.array(part)).to_pylist()]
+    # ``rows`` ascend: read the column slice by slice and keep the rows that fall in each slice
+    # (a `take` over a chunked column may first join all its chunks in memory).
+    batch: list[str] = []
+    for start in range(0, len(texts), size):
+        lo, hi = np.searchsorted(rows, [start, start + size])
+        if lo == hi:
+            continue
+        values = texts.slice(start, size).to_pylist()
+        batch += [values[row - start] or "" for row in rows[lo:hi].tolist()]
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _check_texts(texts: Any, split: str) -> Any:
     """The rows whose text is empty or whitespace only (a boolean mask); refuses a non-string column."""
     if pa.types.is_null(texts.type):
-        return pa.array(np.ones(len(texts), dtype=bool))
+        return pa.chunked_array([np.ones(len(texts), dtype=bool)])
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         valid = np.flatnonzero(pc.is_valid(texts).to_numpy(zero_copy_only=False))
         row = int(valid[0])
         value = texts[row].as_py()
         raise ValueError(f"text in split {split!r}, row {row} is {value!r} ({type(value).__name__}), not a string")
-    # A cell of whitespace only ends in "" once trimmed; str.strip's whitespace includes \x1c-\x1f.
+    # A cell of whitespace only ends in "" once trimmed (str.strip's whitespace, \x1c-\x1f included),
+    # a slice at a time so no trimmed copy of the whole column is made.
+    slices = range(0, len(texts), BATCH * 10)
+    return pa.chunked_array([_blank(texts.slice(start, BATCH * 10)) for start in slices], pa.bool_())
+
+
+def _blank(texts: Any) -> Any:
     trimmed = pc.utf8_trim(texts, characters=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002"
                            "\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-    return pc.fill_null(pc.equal(trimmed, ""), True)
+    return pc.fill_null(pc.equal(trimmed, ""), True).combine_chunks()  # (n,) bool
 
 
 def _keep_nonempty(empty: Any, name: str) -> np.ndarray:
