@@ -15,6 +15,7 @@ Its last line: ``prep_time_ratio=<textrnn/bare> rss_ratio=<textrnn/bare> cached_
 
     python benchmarks/data_scale.py                      # 1,000,000 rows
     python benchmarks/data_scale.py --rows 200000
+    python benchmarks/data_scale.py --csv /tmp/synthetic_1m.csv   # keeps the CSV, e.g. for textrnn fit
 """
 
 import argparse
@@ -148,7 +149,8 @@ def main() -> None:
     parser.add_argument("--train-batches", type=int, default=200, help="Text-CNN training batches timed")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per training batch")
     parser.add_argument("--child", choices=("textrnn", "bare"), help=argparse.SUPPRESS)
-    parser.add_argument("--csv", help=argparse.SUPPRESS)
+    parser.add_argument("--csv", help="write the synthetic CSV here and keep it (reused if it exists), e.g. for "
+                        "textrnn fit; default: a temporary file")
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -158,9 +160,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as work:
         work = Path(work)
-        args.csv, args.cache_dir = str(work / f"synthetic_{args.rows}.csv"), str(work / "textrnn_cache")
+        args.csv = args.csv or str(work / f"synthetic_{args.rows}.csv")
+        args.cache_dir = str(work / "textrnn_cache")
         start = time.perf_counter()
-        write_csv(Path(args.csv), args.rows, args.seed)
+        if not Path(args.csv).is_file():
+            write_csv(Path(args.csv), args.rows, args.seed)
         size_mb = Path(args.csv).stat().st_size / 2**20
         print(f"rows={args.rows} csv_mb={size_mb:.0f} written_s={time.perf_counter() - start:.1f}", flush=True)
         textrnn = run_child("textrnn", args, work / "hf_textrnn")
