@@ -1,7 +1,7 @@
 """Data for textrnn: text classification data modules, the tokenizer, and batching.
 
 `TextDataModule` and `SineDataModule` (the sine regression) are what the CLI and notebooks use. The rest
-is exported for prediction on raw text (`make_batch`, with a tokenizer restored by
+is exported for prediction on raw text (`raw_batches`, `make_batch`, with a tokenizer restored by
 `tokenizers.Tokenizer.from_str`) and for tests.
 """
 
@@ -12,6 +12,7 @@ from textrnn.data.batching import (
     collate,
     make_batch,
     pad_sequences,
+    raw_batches,
 )
 from textrnn.data.sine import SineDataModule
 from textrnn.data.sources import HubUnavailableError, load_raw, read_bbc_news
@@ -36,5 +37,6 @@ __all__ = [
     "make_batch",
     "make_splits",
     "pad_sequences",
+    "raw_batches",
     "read_bbc_news",
 ]

@@ -2,8 +2,9 @@
 
 Batches are dicts of LongTensors, right-padded with ``pad_id``, ``T`` the longest text in the batch:
 ``{"ids": (B, T), "lengths": (B,), "labels": (B,), "index": (B,)}``; ``index`` is each row's position
-in its split, so predictions made in length order can be put back in text order. `make_batch` gives
-the same ``ids``/``lengths`` for raw texts, through the same `pad_sequences`.
+in its split, so predictions made in length order can be put back in text order. `raw_batches` is the
+one path from raw texts to ``ids``/``lengths`` (`make_batch`, `TextDataModule.encode_texts` and
+`textrnn.load(...).predict` all use it), through the same `pad_sequences` as the training batches.
 
 Training batches are bucketed by length (`BucketBatchSampler`, the "bucket iterator" of torchtext):
 shuffle, cut into chunks of ``chunk_batches`` batches, sort each chunk by length, cut it into batches,
@@ -11,7 +12,6 @@ shuffle the batches. Padding falls to a few percent while the batch order stays 
 Evaluation goes through the texts longest first (`LengthSortedSampler`).
 """
 
-import itertools
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
@@ -30,7 +30,7 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch
     width = int(lengths.max()) if len(seqs) else 0
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)  # (B, T)
     for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        ids[row, : len(seq)] = torch.from_numpy(np.asarray(seq, dtype=np.int64))  # a copy, writable
     return ids, lengths
 
 
@@ -45,37 +45,103 @@ def collate(items: Sequence[tuple[Any, int, int]], pad_id: int = 0) -> dict[str,
     }
 
 
-def make_batch(tokenizer: Tokenizer, texts: Sequence[str], pad_id: Optional[int] = None) -> dict[str, torch.Tensor]:
-    """Tokenize raw texts into a model batch ``{"ids": (B, T), "lengths": (B,)}`` (no labels)."""
+def raw_batches(
+    tokenizer: Tokenizer, texts: Sequence[str], batch_size: Optional[int] = None, pad_id: Optional[int] = None
+) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
+    """Raw texts to model batches ``{"ids": (B, T), "lengths": (B,)}``: the one path from text to batch.
+
+    Args:
+        tokenizer: the trained tokenizer (truncation included).
+        texts: raw texts; an empty one becomes one [UNK] token.
+        batch_size: None gives one batch in the order given; a number gives batches of that many texts,
+            longest first (ties in input order), so they pad little.
+        pad_id: the padding id; None reads it from the tokenizer.
+
+    Returns:
+        ``(rows, batch)`` pairs: ``rows[i]`` is the position in ``texts`` of the batch's row i.
+    """
     if isinstance(texts, str):
         raise TypeError("make_batch takes a list of texts, not one string; wrap it: [text]")
     if pad_id is None:
         pad_id = tokenizer.token_to_id(PAD_TOKEN)
-    ids, lengths = pad_sequences(encode_batch(tokenizer, texts), pad_id)
-    return {"ids": ids, "lengths": lengths}
+    ids = encode_batch(tokenizer, texts)  # every text has >= 1 token
+    if batch_size is None:
+        order, batch_size = list(range(len(ids))), max(1, len(ids))
+    else:
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    batches = []
+    for start in range(0, max(1, len(order)), batch_size):
+        rows = order[start : start + batch_size]
+        batch_ids, lengths = pad_sequences([ids[i] for i in rows], pad_id)
+        batches.append((rows, {"ids": batch_ids, "lengths": lengths}))
+    return batches
+
+
+def make_batch(tokenizer: Tokenizer, texts: Sequence[str], pad_id: Optional[int] = None) -> dict[str, torch.Tensor]:
+    """Tokenize raw texts into one model batch ``{"ids": (B, T), "lengths": (B,)}``, in the order given."""
+    return raw_batches(tokenizer, texts, None, pad_id)[0][1]
 
 
 class EncodedSplit(Dataset):
-    """One split's token ids, stored flat (one int32 array plus offsets), with labels.
+    """One split's token ids and labels, read from a memory-mapped Arrow table.
 
-    Items are ``(ids, label, index)``. A flat array keeps a 100k-text split to a few MB instead of
-    millions of Python ints, and pickles cheaply into dataloader workers.
+    Items are ``(ids, label, index)``. The ids are numpy views of the table's ``ids`` column (a list of
+    int32 per text), so nothing is copied: dataloader workers and DDP processes that open the same
+    file share its pages. A split pickles as its file's path (workers reopen it) when it has one.
+
+    Args:
+        table: a pyarrow Table with an ``ids`` column (list of int32) and a ``label`` column (int64).
+        path: the Arrow file the table was read from, if any.
     """
 
-    def __init__(self, ids: Sequence[Sequence[int]], labels: Sequence[int]) -> None:
-        if len(ids) != len(labels):
-            raise ValueError(f"{len(ids)} encoded texts but {len(labels)} labels")
-        self.lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))  # (N,)
-        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])  # (N + 1,)
-        self.flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(self.offsets[-1]))
-        self.labels = np.asarray(labels, dtype=np.int64)  # (N,)
+    def __init__(self, table: Any, path: Optional[str] = None) -> None:
+        self.path = path
+        self._open(table)
+
+    def _open(self, table: Any) -> None:
+        chunks = [chunk for chunk in table.column("ids").chunks if len(chunk)]
+        self._values = [chunk.values.to_numpy() for chunk in chunks]  # flat int32 ids, per chunk
+        self._offsets = [chunk.offsets.to_numpy() for chunk in chunks]  # (n_chunk + 1,) per chunk
+        sizes = [len(chunk) for chunk in chunks]
+        self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # first row of each chunk
+        self.lengths = np.concatenate([np.diff(o) for o in self._offsets] or [[]]).astype(np.int64)  # (N,)
+        self.labels = np.asarray(table.column("label").to_numpy(), dtype=np.int64)  # (N,)
+        if len(self.labels) != len(self.lengths):
+            raise ValueError(f"{len(self.lengths)} encoded texts but {len(self.labels)} labels")
+
+    @classmethod
+    def from_file(cls, path: str) -> "EncodedSplit":
+        """A split from an Arrow file written by `datasets` (memory-mapped)."""
+        from datasets import Dataset
+
+        return cls(Dataset.from_file(path).data.table, path)
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self.path is None:
+            return self.__dict__
+        return {"path": self.path, "labels": self.labels}  # labels may have been renumbered
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_values" in state:
+            self.__dict__.update(state)
+            return
+        self.__dict__.update(EncodedSplit.from_file(state["path"]).__dict__)
+        self.labels = state["labels"]
+
+    @property
+    def flat(self) -> np.ndarray:
+        """All token ids, text after text (a copy)."""
+        parts = [values[o[0] : o[-1]] for values, o in zip(self._values, self._offsets)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, int, int]:
-        start, end = self.offsets[index], self.offsets[index + 1]
-        return self.flat[start:end], int(self.labels[index]), int(index)
+        chunk = int(np.searchsorted(self._starts, index, side="right")) - 1
+        offsets = self._offsets[chunk]
+        row = index - self._starts[chunk]
+        return self._values[chunk][offsets[row] : offsets[row + 1]], int(self.labels[index]), int(index)
 
     def ids(self, index: int) -> list[int]:
         """The token ids of one text."""

@@ -8,6 +8,7 @@ the files ourselves because the package's own loader prints to stdout.
 `datasets` is imported inside the functions: it is slow to import, and `import textrnn` should not be.
 """
 
+import csv
 import glob
 import re
 from pathlib import Path
@@ -114,6 +115,26 @@ def _unreadable(dataset: str, data_files: DataFiles, error: Exception) -> ValueE
     return ValueError(f"could not read data_files={data_files!r} as {dataset}: {type(cause).__name__}: {cause}")
 
 
+def _as_strings(dataset: str, data_files: DataFiles) -> dict:
+    """For CSV: read every column as a string, with no missing-value guessing, so a class or a text
+    named "NA", "None", "null", "N/A" or "nan" stays itself and only an empty cell is missing ("").
+    Numbers in a label column are recognised later, by `textrnn.data.labels`. JSON and Parquet keep
+    their own types: there a missing value is an explicit null."""
+    if dataset != "csv":
+        return {}
+    paths = [path for path in _local_files(data_files) if path.is_file()]
+    try:
+        with open(paths[0], newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle))
+    except (IndexError, StopIteration, UnicodeDecodeError, csv.Error, OSError):
+        return {}  # no file, or an unreadable one: datasets' own error, made clear by _unreadable
+    from datasets import Features, Value
+
+    if len(set(header)) != len(header):
+        return {"keep_default_na": False}
+    return {"keep_default_na": False, "features": Features({name: Value("string") for name in header})}
+
+
 def load_raw(
     dataset: str = BUILTIN, config_name: Optional[str] = None, data_files: Optional[DataFiles] = None
 ) -> "DatasetDict":
@@ -150,7 +171,7 @@ def load_raw(
                 f"'{{\"train\": \"train.{dataset}\", \"test\": \"test.{dataset}\"}}' or one file 'all.{dataset}'"
             )
         try:
-            return datasets.load_dataset(dataset, data_files=data_files)
+            return datasets.load_dataset(dataset, data_files=data_files, **_as_strings(dataset, data_files))
         except ValueError as error:
             empty = re.search(r'Instruction "(.+)" corresponds to no data', str(error))
             if empty:  # datasets' words for a file with a header and no rows

@@ -1,4 +1,4 @@
-"""Train/validation/test splits and label ids, the same way for every data source.
+"""Train/validation/test splits and label ids, the same way for every data source, on Arrow columns.
 
 - Split names: ``train``; ``validation`` also under ``valid``, ``val`` or ``dev``; ``test``. A data
   set with one split of another name is treated as ``train``.
@@ -7,40 +7,44 @@
   from the rest, so BBC News with seed 42 gives 1,698 / 213 / 213); from ``train`` + ``test``, a
   validation set of ``val_fraction`` of train; from ``train`` + ``validation``, a test set likewise.
 - Exact duplicates (same text after lowercasing and collapsing whitespace) are removed from whatever
-  we split, before splitting, keeping the first: otherwise copies of a test text sit in train.
-- Labels: a ClassLabel keeps its names; strings are named by the sorted strings of the training split;
-  integers without names by their sorted values. Ids are 0..C-1 in name order.
+  we split, before splitting, keeping the first: otherwise copies of a test text sit in train. Texts
+  are compared by a 128-bit hash of that key, computed batch by batch, so no set of whole texts is held.
+- Labels (`textrnn.data.labels`): a ClassLabel keeps its names; strings are named by the sorted strings
+  of the training split; integers by their sorted values. Ids are 0..C-1 in name order.
+
+The result is positions, not texts: for each split, which rows of which loaded split it takes, and
+their label ids. `textrnn.data.cache` writes those rows, with their token ids, to Arrow files.
 """
 
+import hashlib
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.model_selection import train_test_split
+
+from textrnn.data.labels import read_labels
+from textrnn.data.progress import Progress
 
 SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {"train": ("train",), "validation": ("validation", "valid", "val", "dev"), "test": ("test",)}
+BATCH = 10_000  # texts handled at once by the batched steps
 
 
 @dataclass
 class Splits:
-    """Raw texts and label ids per split (keys "train", "validation", "test"), and the label names."""
+    """For each split ("train", "validation", "test"): the loaded split it comes from and the row
+    positions it takes there (int64, in order), its label ids (int64), and the label names."""
 
-    texts: dict[str, list[str]]
-    labels: dict[str, list[int]]
+    sources: dict[str, str]
+    rows: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
     label_names: list[str]
-
-    def relabel(self, label_names: Sequence[str]) -> "Splits":
-        """The same splits with ids renumbered to ``label_names`` (e.g. the names in a checkpoint)."""
-        label_names = list(label_names)
-        if label_names == self.label_names:
-            return self
-        _check_known({s: [self.label_names[i] for i in ids] for s, ids in self.labels.items()}, label_names)
-        new_id = {name: i for i, name in enumerate(label_names)}
-        labels = {s: [new_id[self.label_names[i]] for i in ids] for s, ids in self.labels.items()}
-        return Splits(self.texts, labels, label_names)
 
 
 def dedup_key(text: str) -> str:
@@ -48,16 +52,104 @@ def dedup_key(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def text_hashes(batches: Iterable[Sequence[str]], progress: Optional[Progress] = None) -> np.ndarray:
+    """A 128-bit hash of each text's `dedup_key`, as rows of a (N, 2) uint64 array."""
+    digests = []
+    for batch in batches:
+        keys = (dedup_key(text).encode("utf-8", "surrogatepass") for text in batch)
+        digests.append(b"".join(hashlib.blake2b(key, digest_size=16).digest() for key in keys))
+        if progress is not None:
+            progress.update(len(batch))
+    if progress is not None:
+        progress.done()
+    return np.frombuffer(b"".join(digests), dtype=np.uint64).reshape(-1, 2)
+
+
+def first_occurrences(hashes: np.ndarray) -> np.ndarray:
+    """Positions of the first row of each distinct hash, in order."""
+    if len(hashes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, first = np.unique(np.ascontiguousarray(hashes).view("V16").ravel(), return_index=True)
+    return np.sort(first).astype(np.int64)
+
+
 def dedupe(texts: Sequence[str]) -> list[int]:
     """Positions of the first occurrence of each distinct text, in order."""
-    seen: set[str] = set()
-    keep = []
-    for i, text in enumerate(texts):
-        key = dedup_key(text)
-        if key not in seen:
-            seen.add(key)
-            keep.append(i)
-    return keep
+    texts = list(texts)
+    batches = (texts[i : i + BATCH] for i in range(0, len(texts), BATCH))
+    return first_occurrences(text_hashes(batches)).tolist()
+
+
+def column(dataset: Any, name: str, split: str, role: str) -> Any:
+    """A column of a `datasets.Dataset` as a pyarrow ChunkedArray (memory-mapped, not copied)."""
+    if name not in dataset.column_names:
+        raise ValueError(
+            f"{role} column {name!r} not in split {split!r}; columns found: {dataset.column_names}. "
+            f"Set --data.{role}_column to one of them."
+        )
+    if getattr(dataset, "_indices", None) is None:
+        return dataset.data.column(name)
+    return dataset.with_format("arrow")[name]
+
+
+def text_batches(texts: Any, rows: Optional[np.ndarray] = None, size: int = BATCH) -> Iterator[list[str]]:
+    """The strings of an Arrow text column (nulls as ""), optionally only ``rows``, in batches of ``size``."""
+    if rows is None:
+        for start in range(0, len(texts), size):
+            yield [text or "" for text in texts.slice(start, size).to_pylist()]
+        return
+    # ``rows`` ascend: read the column slice by slice and keep the rows that fall in each slice
+    # (a `take` over a chunked column may first join all its chunks in memory).
+    batch: list[str] = []
+    for start in range(0, len(texts), size):
+        lo, hi = np.searchsorted(rows, [start, start + size])
+        if lo == hi:
+            continue
+        values = texts.slice(start, size).to_pylist()
+        batch += [values[row - start] or "" for row in rows[lo:hi].tolist()]
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _check_texts(texts: Any, split: str) -> Any:
+    """The rows whose text is empty or whitespace only (a boolean mask); refuses a non-string column."""
+    if pa.types.is_null(texts.type):
+        return pa.chunked_array([np.ones(len(texts), dtype=bool)])
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        valid = np.flatnonzero(pc.is_valid(texts).to_numpy(zero_copy_only=False))
+        row = int(valid[0])
+        value = texts[row].as_py()
+        raise ValueError(f"text in split {split!r}, row {row} is {value!r} ({type(value).__name__}), not a string")
+    # A cell of whitespace only ends in "" once trimmed (str.strip's whitespace, \x1c-\x1f included),
+    # a slice at a time so no trimmed copy of the whole column is made.
+    slices = range(0, len(texts), BATCH * 10)
+    return pa.chunked_array([_blank(texts.slice(start, BATCH * 10)) for start in slices], pa.bool_())
+
+
+def _blank(texts: Any) -> Any:
+    trimmed = pc.utf8_trim(texts, characters=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002"
+                           "\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+    return pc.fill_null(pc.equal(trimmed, ""), True).combine_chunks()  # (n,) bool
+
+
+def _keep_nonempty(empty: Any, name: str) -> np.ndarray:
+    """Rows to keep: all but the empty or whitespace-only texts, which are dropped with a warning
+    (each would be one [UNK] token). A split left with no text at all is an error."""
+    empty = np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
+    dropped = np.flatnonzero(empty)
+    if len(dropped) == len(empty):
+        raise ValueError(f"split {name!r} has no text: all its {len(dropped)} rows are empty or whitespace only")
+    if len(dropped):
+        rows = dropped[:10].tolist()
+        warnings.warn(
+            f"dropped {len(dropped)} empty or whitespace-only text(s) from split {name!r} (rows {rows}"
+            f"{', ...' if len(dropped) > 10 else ''})",
+            stacklevel=4,
+        )
+    return np.flatnonzero(~empty).astype(np.int64)
 
 
 def _canonical(names: Sequence[str]) -> dict[str, str]:
@@ -76,76 +168,10 @@ def _canonical(names: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def _column(dataset: Any, column: str, split: str, role: str) -> list:
-    if column not in dataset.column_names:
-        raise ValueError(
-            f"{role} column {column!r} not in split {split!r}; columns found: {dataset.column_names}. "
-            f"Set --data.{role}_column to one of them."
-        )
-    return dataset[column]
-
-
-def _texts(values: list, split: str) -> list[str]:
-    texts = []
-    for i, value in enumerate(values):
-        if value is None:
-            value = ""  # an empty CSV cell; it encodes to [UNK]
-        if not isinstance(value, str):
-            raise ValueError(f"text in split {split!r}, row {i} is {value!r} ({type(value).__name__}), not a string")
-        texts.append(value)
-    return texts
-
-
-def _drop_empty(texts: dict[str, list[str]], labels: dict[str, list[str]], split: str, name: str) -> None:
-    """Drop the texts that are empty or whitespace only, with a warning: they hold nothing to learn or
-    test (each would be one [UNK] token). A split left with no text at all is an error."""
-    keep = [i for i, text in enumerate(texts[split]) if text.strip()]
-    dropped = len(texts[split]) - len(keep)
-    if not dropped:
-        return
-    if not keep:
-        raise ValueError(f"split {name!r} has no text: all its {dropped} rows are empty or whitespace only")
-    rows = [i for i, text in enumerate(texts[split]) if not text.strip()]
-    warnings.warn(
-        f"dropped {dropped} empty or whitespace-only text(s) from split {name!r} (rows {rows[:10]}"
-        f"{', ...' if dropped > 10 else ''})",
-        stacklevel=3,
-    )
-    texts[split] = [texts[split][i] for i in keep]
-    labels[split] = [labels[split][i] for i in keep]
-
-
-def _label_strings(values: list, feature: Any, split: str) -> tuple[list[str], Optional[list[str]], bool]:
-    """Each label as its name, the ClassLabel names if any, and whether the labels are integers."""
-    names = getattr(feature, "names", None)
-    if names is not None:  # ClassLabel
-        for i, value in enumerate(values):
-            if value is None or not 0 <= value < len(names):  # -1 marks an unlabeled row on the Hub
-                raise ValueError(f"label {value!r} in split {split!r}, row {i} is missing or not one of {names}")
-        return [names[v] for v in values], list(names), False
-    out, numeric = [], False
-    for i, value in enumerate(values):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            raise ValueError(f"label missing in split {split!r}, row {i}")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError(
-                    f"label {value!r} in split {split!r}, row {i} is not a class: labels must be strings "
-                    "or integers (this looks like a regression target)"
-                )
-            value = int(value)
-        if isinstance(value, (bool, int)):
-            numeric = True
-            value = int(value)
-        elif not isinstance(value, str):
-            raise ValueError(f"label {value!r} in split {split!r}, row {i} is neither a string nor an integer")
-        out.append(str(value))
-    return out, None, numeric
-
-
-def _check_known(labels: dict[str, list[str]], label_names: Sequence[str]) -> None:
+def check_known(used: dict[str, Sequence[str]], label_names: Sequence[str]) -> None:
+    """Refuse labels that are not among ``label_names``, naming them and their split."""
     known = set(label_names)
-    for split, names in labels.items():
+    for split, names in used.items():
         unseen = sorted(set(names) - known)
         if unseen:
             raise ValueError(
@@ -154,21 +180,29 @@ def _check_known(labels: dict[str, list[str]], label_names: Sequence[str]) -> No
 
 
 def _stratified(
-    indices: list[int], labels: list[int], size: int, seed: int, what: str
-) -> tuple[list[int], list[int]]:
+    indices: np.ndarray, labels: np.ndarray, size: int, seed: int, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Split ``indices`` into (rest, ``size`` held out), stratified by label when the classes allow it."""
-    strata = [labels[i] for i in indices]
+    strata = labels[indices]
     try:
         rest, held = train_test_split(indices, test_size=size, stratify=strata, random_state=seed)
     except ValueError as error:  # a class with one example, or fewer held-out rows than classes
         warnings.warn(f"{what} split is not stratified: {error}", stacklevel=3)
         rest, held = train_test_split(indices, test_size=size, random_state=seed)
-    return sorted(rest), sorted(held)
+    return np.sort(rest), np.sort(held)
 
 
 def _count(fraction: float, n: int) -> int:
     """Rows for a fraction of n, rounded up like scikit-learn (less a hair of float error)."""
     return max(1, math.ceil(fraction * n - 1e-9))
+
+
+def _label_order(found_names: list[str], class_names: Optional[list[str]], numeric: bool) -> list[str]:
+    if class_names is not None:
+        return class_names
+    if numeric:
+        return [str(v) for v in sorted({int(s) for s in found_names})]
+    return sorted(set(found_names))
 
 
 def make_splits(
@@ -199,55 +233,53 @@ def make_splits(
     if not len(data):
         raise ValueError("the data set has no splits")
     found = _canonical(list(data.keys()))
-    texts, strings, class_names, numeric = {}, {}, None, False
+    texts, empty, codes, names_of, class_names, numeric = {}, {}, {}, {}, None, False
     for split, name in found.items():
         dataset = data[name]
         if len(dataset) == 0:
             raise ValueError(f"split {name!r} is empty")
-        texts[split] = _texts(_column(dataset, text_column, name, "text"), name)
-        values = _column(dataset, label_column, name, "label")
-        strings[split], names, is_int = _label_strings(values, dataset.features.get(label_column), name)
+        texts[split] = column(dataset, text_column, name, "text")
+        empty[split] = _check_texts(texts[split], name)
+        labels = column(dataset, label_column, name, "label")
+        names_of[split], codes[split], names, is_numeric = read_labels(
+            labels, dataset.features.get(label_column), name
+        )
         if split == "train":
-            class_names, numeric = names, is_int
+            class_names, numeric = names, is_numeric
 
-    for split, name in found.items():
-        _drop_empty(texts, strings, split, name)
-    if label_names is None and len(set(strings["train"])) < 2:
+    rows = {split: _keep_nonempty(empty[split], name) for split, name in found.items()}
+    used = {split: [names_of[split][c] for c in np.unique(codes[split][rows[split]])] for split in found}
+    if label_names is None and len(used["train"]) < 2:
         raise ValueError(
-            f"the training split has a single class, {strings['train'][0]!r}, in label column {label_column!r}: "
+            f"the training split has a single class, {used['train'][0]!r}, in label column {label_column!r}: "
             "a classifier needs at least 2 (is --data.init_args.label_column the right column?)"
         )
+    names = list(label_names) if label_names is not None else _label_order(used["train"], class_names, numeric)
+    check_known(used, names)
+    position = {label: i for i, label in enumerate(names)}
+    ids = {
+        split: np.array([position.get(n, -1) for n in names_of[split]], dtype=np.int64)[codes[split]]
+        for split in found
+    }  # (N,) per loaded split
 
-    if label_names is not None:
-        names = list(label_names)
-    elif class_names is not None:
-        names = class_names
-    elif numeric:
-        names = [str(v) for v in sorted({int(s) for s in strings["train"]})]
-    else:
-        names = sorted(set(strings["train"]))
-    _check_known(strings, names)
-    ids = {name: i for i, name in enumerate(names)}
-    labels = {split: [ids[s] for s in values] for split, values in strings.items()}
-
-    train = list(range(len(texts["train"])))
     if "validation" not in found or "test" not in found:
-        train = dedupe(texts["train"])
-        if len(train) < 3:
-            raise ValueError(f"only {len(train)} distinct training texts: too few to split")
-    held: dict[str, list[int]] = {}
-    y = labels["train"]
+        train = rows["train"]
+        progress = Progress("deduplicated", total=len(train))
+        rows["train"] = train[first_occurrences(text_hashes(text_batches(texts["train"], train), progress))]
+        if len(rows["train"]) < 3:
+            raise ValueError(f"only {len(rows['train'])} distinct training texts: too few to split")
+    sources = dict(found)
+    y, train = ids["train"], rows["train"]
     if "validation" not in found and "test" not in found:
         n = len(train)
-        train, held["test"] = _stratified(train, y, _count(test_fraction, n), seed, "test")
-        train, held["validation"] = _stratified(train, y, _count(val_fraction, n), seed, "validation")
+        train, rows["test"] = _stratified(train, y, _count(test_fraction, n), seed, "test")
+        train, rows["validation"] = _stratified(train, y, _count(val_fraction, n), seed, "validation")
     elif "validation" not in found:
-        train, held["validation"] = _stratified(train, y, _count(val_fraction, len(train)), seed, "validation")
+        train, rows["validation"] = _stratified(train, y, _count(val_fraction, len(train)), seed, "validation")
     elif "test" not in found:
-        train, held["test"] = _stratified(train, y, _count(test_fraction, len(train)), seed, "test")
-    for split, rows in held.items():
-        texts[split] = [texts["train"][i] for i in rows]
-        labels[split] = [y[i] for i in rows]
-    texts["train"] = [texts["train"][i] for i in train]
-    labels["train"] = [y[i] for i in train]
-    return Splits({s: texts[s] for s in SPLITS}, {s: labels[s] for s in SPLITS}, names)
+        train, rows["test"] = _stratified(train, y, _count(test_fraction, len(train)), seed, "test")
+    rows["train"] = train
+    for split in SPLITS:
+        sources.setdefault(split, found["train"])
+    labels = {split: ids[split if split in found else "train"][rows[split]] for split in SPLITS}
+    return Splits(sources, {s: rows[s] for s in SPLITS}, labels, names)

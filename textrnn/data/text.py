@@ -1,9 +1,11 @@
 """TextDataModule: text classification data, from raw text to padded, length-bucketed batches.
 
 Raw text -> load (`sources`) -> dedupe and split (`splits`) -> vocabulary trained on train only
-(`tokenizer`) -> each split tokenized once -> batches (`batching`). The data set is loaded and the
-vocabulary trained lazily, on first use of `vocab_size` / `num_classes` / `pad_id`, because
-LightningCLI reads those to build the model right after building this module.
+(`tokenizer`) -> each split tokenized once into a memory-mapped Arrow file (`prepare`, `cache`) ->
+batches (`batching`). The data set is prepared lazily, on first use of `vocab_size` / `num_classes` /
+`pad_id`, because LightningCLI reads those to build the model right after building this module. The
+prepared files are cached, keyed by the data's content and every option that changes them, so a
+second run on the same data skips loading and tokenizing (one log line says so).
 
 The trained tokenizer and the label names are the module's state: `state_dict` puts them into every
 checkpoint as plain strings (checkpoints load with ``weights_only=True``), so a checkpoint alone can
@@ -11,10 +13,12 @@ classify raw text. Lightning calls `setup` before `load_state_dict` when resumin
 are built on the first dataloader request, and rebuilt if `load_state_dict` changed the tokenizer.
 """
 
+import hashlib
 import os
 from functools import partial
 from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from tokenizers import Tokenizer
@@ -28,9 +32,18 @@ from textrnn.data.batching import (
     make_batch,
     padding_share,
 )
-from textrnn.data.sources import DataFiles, load_raw
-from textrnn.data.splits import SPLIT_ALIASES, SPLITS, Splits, make_splits
-from textrnn.data.tokenizer import LEVELS, PAD_TOKEN, build_tokenizer, encode_batch
+from textrnn.data.cache import encode_to_file, write_folder
+from textrnn.data.prepare import Prepared, prepare
+from textrnn.data.sources import DataFiles
+from textrnn.data.splits import SPLIT_ALIASES, SPLITS, check_known
+from textrnn.data.tokenizer import LEVELS, PAD_TOKEN
+
+
+def _read_table(path: Any) -> Any:
+    """A prepared split's Arrow table, memory-mapped."""
+    from datasets import Dataset
+
+    return Dataset.from_file(str(path)).data.table
 
 
 def canonical_split(split: str) -> str:
@@ -82,6 +95,9 @@ class TextDataModule(LightningDataModule):
         eval_batch_size: texts per validation/test/predict batch; None means 2 x batch_size.
         num_workers: dataloader worker processes (0 loads batches in the main process).
         bucket: group training texts of similar length into batches, to pad less.
+        cache_dir: where prepared (split, tokenized) data is cached; None means $TEXTRNN_CACHE_DIR or
+            ~/.cache/textrnn/data. A run on the same data with the same options reuses it.
+        tokenize_workers: processes that tokenize the splits when they are prepared (0: this one).
     """
 
     def __init__(
@@ -103,6 +119,8 @@ class TextDataModule(LightningDataModule):
         eval_batch_size: Optional[int] = None,
         num_workers: int = 0,
         bucket: bool = True,
+        cache_dir: Optional[str] = None,
+        tokenize_workers: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -113,9 +131,11 @@ class TextDataModule(LightningDataModule):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self.hparams, name)!r}")
         if eval_batch_size is not None and eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be >= 1 or None, got {eval_batch_size!r}")
-        if num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {num_workers!r}")
-        self._splits: Optional[Splits] = None
+        for name in ("num_workers", "tokenize_workers"):
+            if getattr(self.hparams, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self.hparams, name)!r}")
+        self._prepared: Optional[Prepared] = None
+        self._labels: dict[str, np.ndarray] = {}  # label ids per split, in the order of `label_names`
         self._tokenizer: Optional[Tokenizer] = None
         self._label_names: Optional[list[str]] = None  # fixed by a checkpoint before loading, if any
         self._encoded: dict[str, EncodedSplit] = {}
@@ -123,19 +143,27 @@ class TextDataModule(LightningDataModule):
     # ---- data-derived facts the model needs -------------------------------------------------------
 
     def _prepare(self) -> None:
-        """Load and split the data and train the tokenizer, once (idempotent)."""
-        if self._splits is None:
+        """Prepare the data (or find it in the cache) and install its tokenizer, once (idempotent)."""
+        if self._prepared is None:
             hp = self.hparams
-            raw = load_raw(hp.dataset, hp.config_name, hp.data_files)
-            self._splits = make_splits(
-                raw, hp.text_column, hp.label_column, hp.val_fraction, hp.test_fraction, hp.seed, self._label_names
-            )
-            self._label_names = self._splits.label_names
+            self._prepared = prepare(hp, self._label_names, hp.cache_dir, hp.tokenize_workers)
+            if self._label_names is None:
+                self._label_names = self._prepared.label_names
+            self._relabel()
         if self._tokenizer is None:
-            hp = self.hparams
-            self._tokenizer = build_tokenizer(
-                self._splits.texts["train"], hp.level, hp.lowercase, hp.max_vocab_size, hp.min_frequency, hp.max_length
-            )
+            self._tokenizer = Tokenizer.from_str(self._prepared.tokenizer)
+
+    def _relabel(self) -> None:
+        """Label ids per split in the order of `label_names` (a checkpoint's order may differ from the data's)."""
+        names = self._prepared.label_names
+        stored = {split: _read_table(self._prepared.path(split)).column("label").to_numpy() for split in SPLITS}
+        if self._label_names == names:
+            self._labels = stored
+            return
+        check_known({s: [names[i] for i in np.unique(ids)] for s, ids in stored.items()}, self._label_names)
+        position = {name: i for i, name in enumerate(self._label_names)}
+        remap = np.array([position.get(name, -1) for name in names], dtype=np.int64)
+        self._labels = {split: remap[ids] for split, ids in stored.items()}
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -166,12 +194,12 @@ class TextDataModule(LightningDataModule):
     def texts(self, split: str = "test") -> list[str]:
         """The raw texts of a split, in the order the batches' "index" refers to."""
         self._prepare()
-        return list(self._splits.texts[canonical_split(split)])
+        return _read_table(self._prepared.path(canonical_split(split))).column("text").to_pylist()
 
     def labels(self, split: str = "test") -> list[int]:
         """The label ids of a split, aligned with `texts`."""
         self._prepare()
-        return list(self._splits.labels[canonical_split(split)])
+        return self._labels[canonical_split(split)].tolist()
 
     def encode_texts(self, texts: Sequence[str]) -> dict[str, Any]:
         """A model batch {"ids": (B, T), "lengths": (B,)} for raw texts, in the given order."""
@@ -198,8 +226,8 @@ class TextDataModule(LightningDataModule):
             raise ValueError(f"datamodule state lacks {sorted(missing)}; keys found: {sorted(state_dict)}")
         self._tokenizer = Tokenizer.from_str(state_dict["tokenizer"])
         self._label_names = list(state_dict["label_names"])
-        if self._splits is not None:
-            self._splits = self._splits.relabel(self._label_names)
+        if self._prepared is not None:
+            self._relabel()
         self._encoded.clear()
 
     # ---- batches -----------------------------------------------------------------------------------
@@ -209,9 +237,30 @@ class TextDataModule(LightningDataModule):
         split = canonical_split(split)
         if split not in self._encoded:
             self._prepare()
-            ids = encode_batch(self._tokenizer, self._splits.texts[split])
-            self._encoded[split] = EncodedSplit(ids, self._splits.labels[split])
+            path = self._prepared.path(split)
+            tokenizer = self._tokenizer.to_str()
+            if tokenizer != self._prepared.tokenizer:  # a checkpoint's tokenizer: its own encoded files
+                folder = path.parent / f"tokenizer-{hashlib.sha256(tokenizer.encode()).hexdigest()[:16]}"
+                path = folder / f"{split}.arrow"
+                if not path.is_file():
+                    self._encode_with_tokenizer(folder)
+            data = EncodedSplit.from_file(str(path))
+            data.labels = self._labels[split]
+            self._encoded[split] = data
         return self._encoded[split]
+
+    def _encode_with_tokenizer(self, folder: Any) -> None:
+        """Tokenize every prepared split again with the current tokenizer, into ``folder``."""
+        from datasets import Dataset
+
+        def write(tmp: Any) -> None:
+            for split in SPLITS:
+                source = Dataset.from_file(str(self._prepared.path(split)))
+                labels = np.asarray(source.data.column("label").to_numpy())
+                encode_to_file(source, "text", labels, self._tokenizer, tmp / f"{split}.arrow", split)
+            (tmp / "meta.json").write_text("{}")
+
+        write_folder(folder, write)
 
     def _replicas(self) -> tuple[int, int]:
         """(world size, rank): this module shards batches itself in distributed runs."""

@@ -21,8 +21,7 @@ import torch
 from tokenizers import Tokenizer
 
 from textrnn.inference.checkpoints import CheckpointError, check_checkpoint, read_checkpoint
-from textrnn.data.batching import pad_sequences
-from textrnn.data.tokenizer import encode_batch
+from textrnn.data.batching import raw_batches
 from textrnn.models.classifier import TextClassifier
 
 REQUIRED_KEYS = ("textrnn_model", "hyper_parameters", "state_dict", "TextDataModule")
@@ -111,13 +110,9 @@ class Classifier:
         probs = torch.empty(len(texts), self.num_classes)  # (N, C)
         if not texts:
             return probs
-        ids = encode_batch(self.tokenizer, texts)  # empty texts become [UNK]: every text has >= 1 token
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first, ties in input order
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                batch_ids, lengths = pad_sequences([ids[i] for i in rows], self.pad_id)  # (B, T), (B,)
-                probs[rows] = self._probs(batch_ids, lengths)
+        with torch.inference_mode():  # batches longest first; empty texts are one [UNK] token
+            for rows, batch in raw_batches(self.tokenizer, texts, batch_size, self.pad_id):
+                probs[rows] = self._probs(batch["ids"], batch["lengths"])
         return probs
 
     def _probs(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
