@@ -11,6 +11,14 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # 2 shared cores: no thread pools per test
+# Prepared data goes to a folder of this test session, never the user's ~/.cache/textrnn: a test run
+# neither reads a cache an earlier run left nor leaves one behind (subprocesses inherit the variable).
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ["TEXTRNN_CACHE_DIR"] = tempfile.mkdtemp(prefix="textrnn-test-cache-")
+atexit.register(shutil.rmtree, os.environ["TEXTRNN_CACHE_DIR"], ignore_errors=True)
 
 import pytest  # noqa: E402
 

@@ -12,7 +12,6 @@ of its name among them (an int32 numpy array), computed by Arrow without one Pyt
 """
 
 import math
-import re
 from typing import Any, Optional
 
 import numpy as np
