@@ -15,7 +15,6 @@ runs through the checkpoint's own tokenizer. `add_prediction_arguments` and `run
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -145,13 +144,13 @@ def check_prediction_options(options: Any) -> None:
 
 def texts_loader(datamodule: Any, texts: Sequence[str], batch_size: int) -> DataLoader:
     """Batches {"ids", "lengths", "labels" (unused, 0), "index"} of ``texts`` under the datamodule's
-    tokenizer, longest first like the test split's, so "index" puts the rows back in text order."""
-    from textrnn.data.batching import EncodedSplit, LengthSortedSampler, collate
-    from textrnn.data.tokenizer import encode_batch
+    tokenizer, longest first as `textrnn.load(...).predict` makes them (`raw_batches`, the one path from
+    raw text to a batch), so "index" puts the rows back in text order."""
+    from textrnn.data.batching import raw_batches
 
-    encoded = EncodedSplit(encode_batch(datamodule.tokenizer, texts), [0] * len(texts))
-    return DataLoader(encoded, batch_size=batch_size, sampler=LengthSortedSampler(encoded.lengths),
-                      collate_fn=partial(collate, pad_id=datamodule.pad_id))
+    batches = [dict(batch, labels=torch.zeros(len(rows), dtype=torch.long), index=torch.tensor(rows))
+               for rows, batch in raw_batches(datamodule.tokenizer, texts, batch_size, datamodule.pad_id)]
+    return DataLoader(batches, batch_size=None)  # each item is already a batch
 
 
 def run_predict(trainer: pl.Trainer, model: pl.LightningModule, datamodule: Any, options: Any, **kwargs: Any) -> Any:
