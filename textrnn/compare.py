@@ -68,9 +68,11 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     "textrnn_bilstm": ModelSpec("Text-RNN, BiLSTM", "textrnn_bilstm.yaml"),
+    "textrnn_bilstm_glove": ModelSpec("Text-RNN, BiLSTM, GloVe 50d", "textrnn_bilstm_glove.yaml"),
     "textrnn_gru": ModelSpec("Text-RNN, BiGRU", "textrnn_gru.yaml"),
     "textrnn_rnn": ModelSpec("Text-RNN, vanilla BiRNN", "textrnn_rnn.yaml"),
     "textcnn": ModelSpec("Text-CNN", "textcnn.yaml"),
+    "textcnn_glove": ModelSpec("Text-CNN, GloVe 50d", "textcnn_glove.yaml"),
     TFIDF: ModelSpec("TF-IDF + LinearSVC", None),
 }
 NEURAL = tuple(name for name, spec in MODELS.items() if spec.config)
