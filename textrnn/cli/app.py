@@ -26,6 +26,11 @@ from textrnn.data import HubUnavailableError
 from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss
 
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
+# Subcommands outside LightningCLI, added to `textrnn --help` when their module is installed.
+MORE_SUBCOMMANDS = {
+    "classify": "Classify raw texts with a trained checkpoint (textrnn classify --help).",
+    "export": "Export a trained checkpoint to ONNX (textrnn export --help).",
+}
 
 
 class TextRNNCLI(LightningCLI):
@@ -142,6 +147,14 @@ def main(args: list[str] | None = None) -> None:
         return
     try:
         run_cli(args)
+    except SystemExit:
+        if argv[:1] in (["-h"], ["--help"]):  # LightningCLI's help lists its own subcommands only
+            import importlib.util
+
+            more = [f"    {name:<20}{text}" for name, text in MORE_SUBCOMMANDS.items()
+                    if importlib.util.find_spec(f"textrnn.cli.{name}") is not None]
+            sys.stdout.write("\n  Also:\n" + "\n".join(more) + "\n")
+        raise
     except (ValueError, FileNotFoundError, HubUnavailableError) as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
             raise
