@@ -1,5 +1,6 @@
-"""Compare Text-RNN (BiLSTM, BiGRU, vanilla BiRNN), Text-CNN and a TF-IDF + LinearSVC baseline on one
-split, over several seeds, and read the runs back for plots.
+"""Compare Text-RNN (BiLSTM, BiGRU, vanilla BiRNN), Text-CNN (the BiLSTM and Text-CNN also started from
+GloVe vectors) and a TF-IDF + LinearSVC baseline on one split, over several seeds, and read the runs back
+for plots.
 
 Every model sees the same data: the split comes from the datamodule's own ``seed`` (42 in every
 config) and is never changed here. The TF-IDF baseline trains on the same train split and is

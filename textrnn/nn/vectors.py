@@ -24,7 +24,7 @@ Lightning here (the models call this when a fit starts from scratch).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +87,7 @@ class _Matcher:
         self.exact_rows: set[int] = set()
         self.vectors: dict[int, np.ndarray] = {}  # row -> vector
 
-    def offer(self, word: str, vector_of) -> None:
+    def offer(self, word: str, vector_of: Callable[[], np.ndarray]) -> None:
         """Give ``word`` of the file; ``vector_of()`` parses its vector only if some row takes it."""
         rows = {r for r in self.folded.get(word.lower(), ()) if r not in self.vectors}
         row = self.exact.get(word)
@@ -117,7 +117,7 @@ def _is_binary(path: Path, dim: int, header_length: int) -> bool:
         first = handle.readline(1 << 16)
     try:
         parts = first.decode("utf-8").rstrip().split(" ")
-        [float(p) for p in parts[1:]]
+        list(map(float, parts[1:]))
     except (UnicodeDecodeError, ValueError):
         return True
     return len(parts) != dim + 1
@@ -237,7 +237,7 @@ def fill_embedding(
                          "is it a vector file for this language and this tokenization?")
     rows = torch.tensor(sorted(vectors), dtype=torch.long)
     found = torch.from_numpy(np.stack([vectors[r] for r in rows.tolist()]))  # (found, dim)
-    bound = math.sqrt(3.0) * found.std().item()
+    bound = math.sqrt(3.0) * found.std().item() if found.numel() > 1 else 0.25  # 0.25: word_embedding's own
     weight = embedding.weight
     with torch.no_grad():
         weight.uniform_(-bound, bound)
