@@ -133,7 +133,7 @@ def test_frozen_vectors_stay_fixed_and_fine_tuned_ones_move(tmp_path, tiny_en_cs
     expected = torch.from_numpy(np.stack(list(vectors.values())))
     for freeze in (True, False):
         cli = run_cli(fit_args(tmp_path / str(freeze), tiny_en_csv, path, "--model.init_args.freeze_embeddings",
-                               str(freeze).lower()), epochs=1)
+                               str(freeze).lower(), epochs=1))
         moved = (cli.model.embedding.weight.detach()[rows] - expected).abs().max().item()
         assert (moved == 0.0) if freeze else (moved > 1e-3)
 
