@@ -1,5 +1,5 @@
-"""Compare Text-RNN (BiLSTM, BiGRU, vanilla BiRNN), Text-CNN and TF-IDF + LinearSVC on the same BBC split
-over several seeds. The logic lives in `benchmarks.harness`; this is its command line.
+"""Compare Text-RNN (BiLSTM, BiGRU, vanilla BiRNN), Text-CNN (the BiLSTM and Text-CNN also with GloVe
+vectors) and TF-IDF + LinearSVC on the same BBC split over several seeds. The logic lives in `benchmarks.harness`; this is its command line.
 
 Every neural run is `textrnn fit --config <model> --seed_everything <seed>`; TF-IDF trains
 on the same train split and is evaluated on the same test split. Finished runs (a result.json in their

@@ -1,4 +1,5 @@
-"""The comparison's records and tables: the contestants (`MODELS`), the training `Budget`, one run's
+"""The comparison's records and tables: the contestants (`MODELS`: the Text-RNNs, the Text-CNN, the BiLSTM
+and Text-CNN also started from GloVe vectors, and TF-IDF), the training `Budget`, one run's
 `RunResult` (its ``result.json``), and the per-model summary written as ``runs.csv``, ``summary.csv`` and
 ``summary.md``. Training lives in `benchmarks.harness.runs`, reading runs back in `benchmarks.harness.readback`.
 """
@@ -37,9 +38,11 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     "textrnn_bilstm": ModelSpec("Text-RNN, BiLSTM", "textrnn_bilstm.yaml"),
+    "textrnn_bilstm_glove": ModelSpec("Text-RNN, BiLSTM, GloVe 50d", "textrnn_bilstm_glove.yaml"),
     "textrnn_gru": ModelSpec("Text-RNN, BiGRU", "textrnn_gru.yaml"),
     "textrnn_rnn": ModelSpec("Text-RNN, vanilla BiRNN", "textrnn_rnn.yaml"),
     "textcnn": ModelSpec("Text-CNN", "textcnn.yaml"),
+    "textcnn_glove": ModelSpec("Text-CNN, GloVe 50d", "textcnn_glove.yaml"),
     TFIDF: ModelSpec("TF-IDF + LinearSVC", None),
 }
 NEURAL = tuple(name for name, spec in MODELS.items() if spec.config)

