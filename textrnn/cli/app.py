@@ -113,7 +113,7 @@ class TextRNNCLI(LightningCLI):
         config = self.config_init[self.subcommand]
         if config.get("weights_only") is False:
             raise ValueError("--weights_only false is refused: textrnn checkpoints hold only tensors and plain "
-                             "types, so they always load with weights_only=True (see 'Safe loading' in README.md)")
+                             "types, so they always load with weights_only=True (see docs/reliability.md, 'Safe loading')")
         config["weights_only"] = True
 
     before_validate = before_test = before_predict = _weights_only

@@ -4,7 +4,7 @@ maps each -> ReLU -> max-over-time pooling (real tokens only) -> dropout 0.5 -> 
 
 ``pooling="mean"`` averages each feature map over the text instead of keeping its maximum. On long
 documents (BBC News articles run to ~460 tokens) that is the better choice: the class follows from how
-much of the article is about a topic, not from the single strongest n-gram. The README has the numbers.
+much of the article is about a topic, not from the single strongest n-gram. docs/results.md has the numbers.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 torch's default N(0, 1) start gives every word a vector of norm ~sqrt(dim); Adam moves each weight by
 about ``lr`` per step, so on a small data set words barely leave their random start. U(-0.25, 0.25)
 (Kim's "CNN-rand") lets the vectors learn in a few epochs: on BBC it is the difference between
-a slow crawl and convergence (see the README's notes on tuning).
+a slow crawl and convergence (docs/design.md, "Small embeddings at the start").
 
 Pretrained vectors replace this start when a fit begins (``textrnn.nn.vectors.fill_embedding``);
 ``freeze=True`` keeps the table fixed, Kim's "static" variant.
