@@ -1,7 +1,6 @@
 """The Arrow pipeline: the cache (reused only for the same content and options), labels and texts that
 look like missing values, memory-mapped splits, progress lines, and the one raw-text-to-batch path."""
 
-import csv
 import json
 import logging
 import pickle
@@ -11,18 +10,13 @@ import torch
 
 from textrnn.data import TextDataModule, encode_batch, make_batch, raw_batches
 from textrnn.data.splits import dedupe
+from data_helpers import write_csv
 
 SPORTS = [f"the striker scored goal number {i} in the match" for i in range(12)]
 FOOD = [f"the chef baked bread loaf number {i} for dinner" for i in range(12)]
 NA_LIKE = ["NA", "None", "null", "N/A", "nan"]
 
 
-def write_csv(path, rows, header=("text", "label")):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return str(path)
 
 
 def rows_two_classes():

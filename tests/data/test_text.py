@@ -17,6 +17,7 @@ from textrnn.data import (
     read_bbc_news,
 )
 from textrnn.data.splits import dedup_key, dedupe
+from data_helpers import write_csv
 
 BBC_CLASSES = ["business", "entertainment", "politics", "sports", "tech"]
 SPLITS = ("train", "validation", "test")
@@ -27,14 +28,6 @@ def bbc():
     return TextDataModule()  # the built-in default
 
 
-def write_csv(path, rows, header=("text", "label")):
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return str(path)
 
 
 # ---- BBC News: loading, deduplication, splits ------------------------------------------------------

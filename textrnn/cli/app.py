@@ -38,8 +38,8 @@ from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss, Stop
 LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
 # Subcommands outside LightningCLI (plain argparse): name -> (module with main(argv) -> exit code, help line).
 MORE_SUBCOMMANDS = {
-    "classify": ("textrnn.cli.classify", "Classify raw texts with a checkpoint or an exported model (--help)."),
-    "export": ("textrnn.cli.export", "Export a checkpoint to ONNX, needs textrnn[onnx] (--help)."),
+    "classify": ("textrnn.cli.classify", "Classify texts with a checkpoint or exported model (textrnn classify --help)."),
+    "export": ("textrnn.cli.export", "Export a checkpoint to ONNX, needs textrnn[onnx] (textrnn export --help)."),
 }
 
 

@@ -16,7 +16,6 @@ no config, data or network.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from textrnn.cli.subcommand import run_subcommand
 from textrnn.files import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
@@ -106,24 +106,10 @@ def run(args: argparse.Namespace, console: Console) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Run ``textrnn classify`` on ``argv`` (the arguments after "classify"); returns the exit code.
-
-    User errors (a bad path, format, column or checkpoint) print one line to stderr and return 2;
-    set TEXTRNN_TRACEBACK=1 to see the traceback instead.
-    """
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help, or a usage error argparse has already explained
-        return exit_.code if isinstance(exit_.code, int) else 2
-    try:
-        run(args, Console(emoji=False))  # ":smile:" in a text is text, not an emoji code
-    except (ValueError, OSError) as err:
-        if os.environ.get("TEXTRNN_TRACEBACK"):
-            raise
-        Console(stderr=True).print(f"textrnn classify: error: {printable(err)}", markup=False, highlight=False,
-                                   soft_wrap=True)
-        return 2
-    return 0
+    """Run ``textrnn classify`` on ``argv`` (the arguments after "classify"); returns the exit code (2 and one
+    line on stderr for a user error: a bad path, format, column or checkpoint)."""
+    # Console(emoji=False): ":smile:" in a text is text, not an emoji code.
+    return run_subcommand("classify", build_parser(), lambda args: run(args, Console(emoji=False)), argv)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ The folder holds ``model.onnx``, ``tokenizer.json``, ``labels.json`` and ``model
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from rich.console import Console
+
+from textrnn.cli.subcommand import run_subcommand
+from textrnn.files import printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,28 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run(args: argparse.Namespace) -> None:
+    from textrnn.inference.onnx import export  # torch loads here, after the arguments are known to be good
+
+    folder = export(args.ckpt_path, args.output)  # a missing onnx extra is a ValueError (MissingExtraError)
+    Console().print(f"Exported {printable(args.ckpt_path)} to {printable(folder)}/ (model.onnx, tokenizer.json, "
+                    "labels.json, model.json)", markup=False, soft_wrap=True)
+
+
 def main(argv: list[str]) -> int:
-    """Run ``textrnn export`` on ``argv`` (the arguments after "export"); returns the exit code.
-
-    User errors (a bad checkpoint, a missing onnx extra) print one line to stderr and return 2;
-    set TEXTRNN_TRACEBACK=1 to see the traceback instead.
-    """
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help, or a usage error argparse has already explained
-        return exit_.code if isinstance(exit_.code, int) else 2
-    try:
-        from textrnn.inference.onnx import export  # torch loads here, after the arguments are known to be good
-
-        folder = export(args.ckpt_path, args.output)
-    except (ValueError, OSError) as err:  # MissingExtraError is a ValueError
-        if os.environ.get("TEXTRNN_TRACEBACK"):
-            raise
-        Console(stderr=True).print(f"textrnn export: error: {err}", markup=False, highlight=False, soft_wrap=True)
-        return 2
-    Console().print(f"Exported {args.ckpt_path} to {folder}/ (model.onnx, tokenizer.json, labels.json, model.json)",
-                    markup=False, soft_wrap=True)
-    return 0
+    """Run ``textrnn export`` on ``argv`` (the arguments after "export"); returns the exit code (2 and one
+    line on stderr for a user error: a bad checkpoint, a missing onnx extra)."""
+    return run_subcommand("export", build_parser(), run, argv)
 
 
 if __name__ == "__main__":

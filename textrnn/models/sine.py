@@ -41,6 +41,8 @@ class SineRNN(pl.LightningModule):
         lr_schedule: ``"constant"`` (classic) or ``"cosine"`` (decay to zero over the run).
     """
 
+    # The encoder's arguments are spelt out here again on purpose: LightningCLI builds `--help` and the YAML
+    # from each class's own typed signature (no **kwargs).
     def __init__(
         self,
         hidden_size: int = 30,

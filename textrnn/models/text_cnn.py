@@ -42,6 +42,8 @@ class TextCNN(TextClassifier):
         lr_schedule: ``"constant"`` or ``"cosine"`` (decay to zero over the run).
     """
 
+    # The arguments shared with TextRNN (embedding, optimizer, schedule) are spelt out here again on purpose:
+    # LightningCLI builds `--help` and the YAML from each class's own typed signature (no **kwargs).
     def __init__(
         self,
         vocab_size: int = 30000,

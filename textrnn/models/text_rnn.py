@@ -50,6 +50,8 @@ class TextRNN(TextClassifier):
         lr_schedule: ``"constant"`` or ``"cosine"`` (decay to zero over the run).
     """
 
+    # The encoder's arguments are spelt out here again on purpose: LightningCLI builds `--help` and the YAML
+    # from each class's own typed signature (no **kwargs), and TextCNN repeats the shared ones likewise.
     def __init__(
         self,
         vocab_size: int = 30000,
