@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -114,7 +115,35 @@ def execute(path: Union[str, Path], timeout: Optional[int] = None, save: bool = 
                             resources={"metadata": {"path": str(path.resolve().parent)}})
     client.execute()
     if save:
-        nbformat.write(notebook, path)
+        nbformat.write(clean_outputs(notebook, REPO), path)
+    return notebook
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def clean_outputs(notebook: Any, root: Union[str, Path]) -> Any:
+    """What a saved notebook should show a reader: its stdout, results and figures, with paths relative to
+    the clone (``root``) and no terminal escape codes. Streams to stderr (library warnings, Lightning's
+    log lines and its advertisement) are dropped; errors are kept. Changes ``notebook`` in place."""
+    prefix = str(Path(root).resolve())
+
+    def clean(text: str) -> str:
+        return ANSI.sub("", text).replace(prefix + "/", "").replace(prefix, ".")
+
+    for cell in notebook.get("cells", []):
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                continue
+            if "text" in output:
+                output["text"] = clean("".join(output["text"]))
+            for kind, value in output.get("data", {}).items():
+                if kind.startswith("text/"):
+                    output["data"][kind] = clean("".join(value))
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
     return notebook
 
 

@@ -62,3 +62,19 @@ def test_committed_notebooks_carry_no_tiny_outputs():
         notebook = nbformat.read(path, as_version=4)
         text = "".join(outputs(notebook, "stdout"))
         assert "budget: tiny" not in text, f"{path.name} was saved after a tiny run; clear or re-execute it"
+
+
+def test_saved_outputs_keep_stdout_and_figures_without_paths_escapes_or_stderr(tmp_path):
+    from benchmarks.harness.notebooks import clean_outputs
+
+    root = tmp_path / "clone"
+    notebook = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "name": "stderr", "text": "Tip: try installing litlogger\n"},
+        {"output_type": "stream", "name": "stdout", "text": [f"runs in: {root}/runs\n", "\x1b[1mRMSE\x1b[0m 0.0002\n"]},
+        {"output_type": "execute_result", "data": {"text/plain": f"'{root}'", "image/png": "iVBOR"}},
+        {"output_type": "error", "ename": "ValueError", "evalue": "kept", "traceback": []},
+    ]}, {"cell_type": "markdown", "source": "text"}]}
+    cleaned = clean_outputs(notebook, root)["cells"][0]["outputs"]
+    assert [o["output_type"] for o in cleaned] == ["stream", "execute_result", "error"]
+    assert cleaned[0]["text"] == "runs in: runs\nRMSE 0.0002\n"
+    assert cleaned[1]["data"] == {"text/plain": "'.'", "image/png": "iVBOR"}
