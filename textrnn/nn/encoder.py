@@ -107,6 +107,11 @@ class RecurrentEncoder(nn.Module):
             instead of a fresh mask per step; often better for recurrent nets on small data.
         init_state: ``"zeros"`` or ``"learned"`` (a trained initial state per layer and direction).
         implementation: ``"fused"`` (torch's kernels) or ``"explicit"`` (a loop over the cells).
+        independent_directions: with ``bidirectional`` and stacked layers, give each direction a stack of
+            its own (layer l of a direction reads only layer l-1 of the same direction, as ELMo does)
+            instead of feeding both directions' outputs to the next layer. A bidirectional language
+            model needs it (each direction may only see its own side of a token); a classifier
+            fine-tuned from one must use it too. With one layer both layouts are the same.
     """
 
     def __init__(
@@ -123,6 +128,7 @@ class RecurrentEncoder(nn.Module):
         variational: bool = False,
         init_state: InitState = "zeros",
         implementation: Implementation = "fused",
+        independent_directions: bool = False,
     ) -> None:
         super().__init__()
         if cell not in CELL_TYPES:
@@ -144,11 +150,13 @@ class RecurrentEncoder(nn.Module):
         self.output_dropout = output_dropout
         self.variational = variational
         self.implementation = implementation
+        self.independent_directions = independent_directions and bidirectional
         self.output_size = self.num_directions * hidden_size
+        upper_input = hidden_size if self.independent_directions else self.output_size
         # cells[layer][direction]: direction 0 reads left to right, 1 right to left.
         self.cells = nn.ModuleList(
             nn.ModuleList(
-                make_cell(cell, input_size if layer == 0 else self.output_size, hidden_size, nonlinearity)
+                make_cell(cell, input_size if layer == 0 else upper_input, hidden_size, nonlinearity)
                 for _ in range(self.num_directions)
             )
             for layer in range(num_layers)
@@ -173,19 +181,22 @@ class RecurrentEncoder(nn.Module):
             lengths = lengths.to(x.device)
             rev, mask = reverse_index(lengths, max_len), length_mask(lengths, max_len)
         x = self._drop(x, self.input_dropout)
+        inputs = [x] * self.num_directions  # what each direction's next layer reads
         for layer, cells in enumerate(self.cells):
             if layer > 0:
-                x = self._drop(x, self.dropout)
+                inputs = [self._drop(inp, self.dropout) for inp in inputs]
             outputs = []
             for direction, cell in enumerate(cells):
                 state = self._initial_state(layer * self.num_directions + direction, batch, x)
+                inp = inputs[direction]
                 if direction == 0:
-                    outputs.append(self._run(cell, x, state))
+                    outputs.append(self._run(cell, inp, state))
                 else:
-                    x_rev = x.flip(1) if rev is None else time_gather(x, rev)
+                    x_rev = inp.flip(1) if rev is None else time_gather(inp, rev)
                     out = self._run(cell, x_rev, state)
                     outputs.append(out.flip(1) if rev is None else time_gather(out, rev))
             x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]  # (B, T, D*H)
+            inputs = outputs if self.independent_directions else [x] * self.num_directions
         x = self._drop(x, self.output_dropout)
         if mask is not None:
             x = x * mask.unsqueeze(-1).to(x.dtype)
@@ -239,6 +250,9 @@ class RecurrentEncoder(nn.Module):
         layer_cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[self.cell_type]
         kwargs = {"nonlinearity": self.nonlinearity} if self.cell_type == "rnn" else {}
         first = self.cells[0][0]
+        if self.independent_directions and self.num_layers > 1:
+            raise ValueError("an encoder with independent_directions and stacked layers has no nn.RNNBase twin "
+                             "(torch's layers always feed both directions to the next layer)")
         twin = layer_cls(first.input_size, self.hidden_size, num_layers=self.num_layers,
                          bidirectional=self.num_directions == 2, batch_first=True, **kwargs)
         state = {}
@@ -250,4 +264,5 @@ class RecurrentEncoder(nn.Module):
         return twin.to(device=first.weight_ih.device, dtype=first.weight_ih.dtype)
 
     def extra_repr(self) -> str:
-        return f"implementation={self.implementation!r}, variational={self.variational}"
+        extra = ", independent_directions=True" if self.independent_directions else ""
+        return f"implementation={self.implementation!r}, variational={self.variational}{extra}"
