@@ -40,6 +40,7 @@ LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
 MORE_SUBCOMMANDS = {
     "classify": ("textrnn.cli.classify", "Classify texts with a checkpoint or exported model (textrnn classify --help)."),
     "export": ("textrnn.cli.export", "Export a checkpoint to ONNX, needs textrnn[onnx] (textrnn export --help)."),
+    "generate": ("textrnn.cli.generate", "Continue a prompt with a language model (textrnn generate --help)."),
 }
 
 
@@ -81,6 +82,17 @@ class TextRNNCLI(LightningCLI):
                     check_output_folder(f"--trainer.logger.init_args.{key}", init_args.get(key))
         if self.subcommand == "predict":  # a bad --output fails before any data or model loads
             check_prediction_options(config)
+        self._share_pretrained_vocabulary(config)
+
+    @staticmethod
+    def _share_pretrained_vocabulary(config) -> None:
+        """A model fine-tuned from a language model (``--model.init_args.pretrained``) needs its vocabulary:
+        the data's ``tokenizer_from`` is set to the same checkpoint, unless the config sets it itself."""
+        model_args = (config.get("model") or {}).get("init_args") or {}
+        data_args = (config.get("data") or {}).get("init_args") or {}
+        pretrained = model_args.get("pretrained") if hasattr(model_args, "get") else None
+        if pretrained and hasattr(data_args, "get") and "tokenizer_from" in data_args and not data_args.get("tokenizer_from"):
+            data_args["tokenizer_from"] = pretrained
 
     def instantiate_trainer(self, **kwargs):
         """The Trainer, writing checkpoints atomically (see `textrnn.inference.checkpoints.AtomicCheckpointIO`)."""

@@ -14,6 +14,7 @@ from textrnn.data.batching import (
     pad_sequences,
     raw_batches,
 )
+from textrnn.data.lm import LanguageModelDataModule, TokenWindows
 from textrnn.data.sine import SineDataModule
 from textrnn.data.sources import HubUnavailableError, load_raw, read_bbc_news
 from textrnn.data.splits import Splits, make_splits
@@ -26,10 +27,12 @@ __all__ = [
     "BucketBatchSampler",
     "EncodedSplit",
     "HubUnavailableError",
+    "LanguageModelDataModule",
     "LengthSortedSampler",
     "SineDataModule",
     "Splits",
     "TextDataModule",
+    "TokenWindows",
     "build_tokenizer",
     "collate",
     "encode_batch",

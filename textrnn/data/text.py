@@ -98,6 +98,8 @@ class TextDataModule(LightningDataModule):
         cache_dir: where prepared (split, tokenized) data is cached; None means $TEXTRNN_CACHE_DIR or
             ~/.cache/textrnn/data. A run on the same data with the same options reuses it.
         tokenize_workers: processes that tokenize the splits when they are prepared (0: this one).
+        tokenizer_from: a textrnn checkpoint (a language model's, to fine-tune it) whose vocabulary this
+            data uses instead of training its own; truncation stays this module's max_length.
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class TextDataModule(LightningDataModule):
         bucket: bool = True,
         cache_dir: Optional[str] = None,
         tokenize_workers: int = 0,
+        tokenizer_from: Optional[str] = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -152,6 +155,19 @@ class TextDataModule(LightningDataModule):
             self._relabel()
         if self._tokenizer is None:
             self._tokenizer = Tokenizer.from_str(self._prepared.tokenizer)
+            if self.hparams.get("tokenizer_from"):
+                self._tokenizer = self._borrowed_tokenizer(self.hparams.tokenizer_from)
+
+    def _borrowed_tokenizer(self, source: str) -> Tokenizer:
+        """The vocabulary of the checkpoint ``source`` (checked like every checkpoint), truncating at this
+        module's max_length. When it gives the same ids as the prepared one, the prepared one is kept."""
+        from textrnn.inference.checkpoints import check_checkpoint, read_checkpoint
+        from textrnn.models.pretrained import resolve_pretrained
+
+        path = resolve_pretrained(source)
+        tokenizer = check_checkpoint(read_checkpoint(path), repr(str(path)), require_data=True).tokenizer
+        tokenizer.enable_truncation(self.hparams.max_length)
+        return self._tokenizer if tokenizer.to_str() == self._prepared.tokenizer else tokenizer
 
     def _relabel(self) -> None:
         """Label ids per split in the order of `label_names` (a checkpoint's order may differ from the data's)."""

@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 PathLike = Union[str, Path]
-MODEL_MODULES = {"TextRNN": "text_rnn", "TextCNN": "text_cnn", "SineRNN": "sine"}  # the allow-list
+MODEL_MODULES = {"TextRNN": "text_rnn", "TextCNN": "text_cnn", "SineRNN": "sine", "LanguageModel": "language_model"}  # the allow-list
+# Where Lightning keeps a datamodule's state: under its class name, one of textrnn's text data modules.
+DATA_STATE_KEYS = ("TextDataModule", "LanguageModelDataModule")
 LIGHTNING_KEYS = ("_class_path", "_instantiator")  # what LightningCLI adds to the hyper-parameters
 
 
@@ -125,7 +127,7 @@ def check_fits(model: nn.Module, checkpoint: dict[str, Any], where: str = "the c
         raise CheckpointError(f"{where} holds a {allowed_model(recorded).__name__} but the model here is a "
                               f"{type(model).__name__}; use the config the checkpoint was trained with")
     check_weights(model, checkpoint.get("state_dict"), where)
-    data = checkpoint.get("TextDataModule")
+    data = data_state(checkpoint)
     if not isinstance(data, dict) or "tokenizer" not in data or first_embedding(model) is None:
         return
     tokenizer = read_tokenizer(data["tokenizer"], f"the tokenizer stored in {where}")
@@ -240,8 +242,10 @@ def check_checkpoint(
     classes = {key: allowed_model(value, f"{key!r} in {where}") for key, value in recorded.items()}
     for key, named in classes.items():
         if base is not None and not issubclass(named, base):
+            hint = ("; fine-tune a classifier from it (--model.init_args.pretrained) or continue a prompt with "
+                    "textrnn generate") if named.__name__ == "LanguageModel" else ""
             raise CheckpointError(f"refusing model class {recorded[key]!r} named by {key!r} in {where}: "
-                                  f"a {named.__name__} is not a {base.__name__}")
+                                  f"a {named.__name__} is not a {base.__name__}{hint}")
     cls = next(iter(classes.values()), expected)
     if cls is None or len(set(classes.values())) > 1:
         raise CheckpointError(f"{where} names {'no model class' if cls is None else 'two model classes ' + str(recorded)}")
@@ -262,7 +266,7 @@ def check_checkpoint(
     for key, state in callbacks.items():
         if str(key).startswith("ResumeRNGState"):
             check_rng_state(state, f"{where}: the random state")
-    data = checkpoint.get("TextDataModule")
+    data = data_state(checkpoint)
     if data is None and not require_data:
         return CheckedCheckpoint(cls, hparams)
     return CheckedCheckpoint(cls, hparams, *_check_data_state(data, model, where))
@@ -313,6 +317,11 @@ def _fits_type(value: Any, hint: Any) -> bool:
     if typing.get_origin(hint) in (Union, types.UnionType):  # Optional[X], X | None
         return any(_fits_type(value, arg) for arg in typing.get_args(hint))
     return value is None if hint is type(None) else isinstance(value, (bool, int, float, str, type(None)))
+
+
+def data_state(checkpoint: dict[str, Any]) -> Any:
+    """The text datamodule's state in ``checkpoint`` (tokenizer, label names, ...), or None."""
+    return next((checkpoint[key] for key in DATA_STATE_KEYS if key in checkpoint), None)
 
 
 def _get(mapping: Any, *keys: str) -> Any:

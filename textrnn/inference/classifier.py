@@ -20,7 +20,7 @@ from typing import Union
 import torch
 from tokenizers import Tokenizer
 
-from textrnn.inference.checkpoints import CheckpointError, check_checkpoint, read_checkpoint
+from textrnn.inference.checkpoints import CheckpointError, check_checkpoint, data_state, read_checkpoint
 from textrnn.data.batching import raw_batches
 from textrnn.models.classifier import TextClassifier
 
@@ -171,7 +171,7 @@ def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) 
     where = repr(str(path))
     device = resolve_device(device)  # a bad device fails before the file is read
     checkpoint = read_checkpoint(path, map_location="cpu")
-    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint and not (key == "TextDataModule" and data_state(checkpoint) is not None)]
     if missing:
         raise CheckpointError(
             f"{where} is not a textrnn checkpoint: it lacks {missing}; keys found: {sorted(map(str, checkpoint))}"
