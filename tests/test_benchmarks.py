@@ -59,5 +59,26 @@ def test_pooling_cost_times_every_pooling_against_max_and_ends_with_the_shipped_
     lines = run_script("pooling_cost.py", "--batch", "2", "--length", "8", "--vocab", "50", "--rounds", "1",
                        "--steps", "1")
     rows = dict(re.findall(r"pooling=(\w+) ms_per_step=\d+ vs_max=(\d+\.\d{3})", "\n".join(lines)))
-    assert set(rows) == {"last", "max", "mean", "attention"} and rows["max"] == "1.000"
+    from textrnn.nn import POOLINGS
+
+    assert set(rows) == set(POOLINGS) and rows["max"] == "1.000"
     assert lines[-1].startswith("pooling=attention ")  # configs/textrnn_bilstm.yaml's pooling comes last
+
+
+@pytest.mark.slow
+def test_label_efficiency_smoke_run_trains_every_model_and_writes_its_table(tmp_path):
+    """At toy size (the tiny fixture, one epoch): every model at two label fractions, the language model
+    pretrained once and reused, results.csv, summary.md and the plot written; a rerun reuses the runs."""
+    args = ["--toy", "--out", str(tmp_path), "--fractions", "0.5", "1.0", "--seeds", "42", "--max_epochs", "1",
+            "--lm_epochs", "1", "--models", "bilstm", "bilstm_pretrained", "textcnn", "tfidf"]
+    lines = run_script("label_efficiency.py", *args)
+    runs = [line for line in lines if re.match(r"\w+ fraction=", line)]
+    assert len(runs) == 8
+    labels = dict(re.findall(r"fraction=(\S+) seed=42 labels=(\d+)", "\n".join(runs)))
+    assert int(labels["0.5"]) < int(labels["1"])  # half the labels, stratified: about half the texts
+    assert (tmp_path / "label_efficiency.png").stat().st_size > 1000
+    table = (tmp_path / "summary.md").read_text()
+    assert "BiLSTM, pretrained LM" in table and "TF-IDF + LinearSVC" in table
+    assert len(list((tmp_path / "lm").glob("seed42/lm_bilstm/version_*"))) == 1  # one language model for both fractions
+    again = run_script("label_efficiency.py", *args)
+    assert [line for line in again if re.match(r"\w+ fraction=", line)] == runs  # reused, not retrained

@@ -146,4 +146,6 @@ def test_generate_continues_the_prompt_and_is_seeded(lm_run, capsys):
 
 def test_detokenize_joins_punctuation():
     assert detokenize(["shares", "fell", "5", "%", ",", "it", "said", "."]) == "shares fell 5%, it said."
+    assert detokenize(["the", "country", "'", "s", "uk", "-", "based", "firm", "paid", "3", ",", "000"]) == \
+        "the country's uk-based firm paid 3,000"
     assert detokenize(["a", "b"], "char") == "ab"

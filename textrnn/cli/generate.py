@@ -19,16 +19,19 @@ from rich.console import Console
 from textrnn.cli.subcommand import run_subcommand
 from textrnn.files import printable
 
-NO_SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}'’]|n't|'s)")
+NO_SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}'’])")
 NO_SPACE_AFTER = re.compile(r"([(\[{$£]) ")
+CLITIC = re.compile(r"(\w)(['’]) (s|t|re|ve|ll|d|m)\b")  # "country ' s" -> "country's"
+JOINED = re.compile(r"(\w) ([-/]) (?=\w)|(\d),(?: )(?=\d{3}\b)")  # "uk - based", "3 , 000"
 
 
 def detokenize(tokens: list[str], level: str = "word") -> str:
     """Join tokens into readable text: words with spaces, no space before punctuation (``char`` level: as is)."""
     if level == "char":
         return "".join(tokens)
-    text = " ".join(tokens)
-    return NO_SPACE_AFTER.sub(r"\1", NO_SPACE_BEFORE.sub(r"\1", text))
+    text = NO_SPACE_AFTER.sub(r"\1", NO_SPACE_BEFORE.sub(r"\1", " ".join(tokens)))
+    text = CLITIC.sub(r"\1\2\3", text)
+    return JOINED.sub(lambda m: f"{m[1]}{m[2]}" if m[1] else f"{m[3]},", text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -100,6 +100,10 @@ class TextDataModule(LightningDataModule):
         tokenize_workers: processes that tokenize the splits when they are prepared (0: this one).
         tokenizer_from: a textrnn checkpoint (a language model's, to fine-tune it) whose vocabulary this
             data uses instead of training its own; truncation stays this module's max_length.
+        label_fraction: train on this share of the training texts' labels only (stratified by class, at
+            least one text a class), to measure how a model does with few labels; the vocabulary and the
+            validation and test splits stay those of all the data.
+        label_seed: seeds which training texts keep their labels when label_fraction < 1.
     """
 
     def __init__(
@@ -124,6 +128,8 @@ class TextDataModule(LightningDataModule):
         cache_dir: Optional[str] = None,
         tokenize_workers: int = 0,
         tokenizer_from: Optional[str] = None,
+        label_fraction: float = 1.0,
+        label_seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -134,6 +140,8 @@ class TextDataModule(LightningDataModule):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self.hparams, name)!r}")
         if eval_batch_size is not None and eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be >= 1 or None, got {eval_batch_size!r}")
+        if not 0.0 < label_fraction <= 1.0:
+            raise ValueError(f"label_fraction must be in (0, 1], got {label_fraction!r}")
         for name in ("num_workers", "tokenize_workers"):
             if getattr(self.hparams, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self.hparams, name)!r}")
@@ -293,10 +301,34 @@ class TextDataModule(LightningDataModule):
     def _eval_batch_size(self) -> int:
         return self.hparams.eval_batch_size or 2 * self.hparams.batch_size
 
+    def labelled_rows(self) -> np.ndarray:
+        """The training rows whose labels are used: all of them, or a stratified, seeded ``label_fraction``."""
+        labels = self._labels_of("train")
+        fraction = self.hparams.get("label_fraction", 1.0)
+        if fraction >= 1.0:
+            return np.arange(len(labels))
+        rng = np.random.default_rng(self.hparams.get("label_seed", 0))
+        rows = [rng.permutation(np.flatnonzero(labels == c))[: max(1, round(fraction * int((labels == c).sum())))]
+                for c in np.unique(labels)]
+        return np.sort(np.concatenate(rows))
+
+    def _labels_of(self, split: str) -> np.ndarray:
+        return self.encoded(split).labels
+
+    def _train_data(self) -> Any:
+        """The training set: every encoded training text, or the `labelled_rows` among them."""
+        data = self.encoded("train")
+        if self.hparams.get("label_fraction", 1.0) >= 1.0:
+            return data
+        return torch.utils.data.Subset(data, self.labelled_rows().tolist())
+
     def _train_sampler(self, num_replicas: int = 1, rank: int = 0) -> BucketBatchSampler:
         hp = self.hparams
+        lengths = self.encoded("train").lengths
+        if hp.get("label_fraction", 1.0) < 1.0:
+            lengths = lengths[self.labelled_rows()]
         sampler = BucketBatchSampler(
-            self.encoded("train").lengths, hp.batch_size, hp.seed, hp.bucket, num_replicas=num_replicas, rank=rank
+            lengths, hp.batch_size, hp.seed, hp.bucket, num_replicas=num_replicas, rank=rank
         )
         sampler.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
         return sampler
@@ -324,7 +356,7 @@ class TextDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         loader = self._loader(
-            self.encoded("train"), ResumableLoader, batch_sampler=self._train_sampler(*self._replicas())
+            self._train_data(), ResumableLoader, batch_sampler=self._train_sampler(*self._replicas())
         )
         trainer = self.trainer
         if trainer is not None:
@@ -345,6 +377,8 @@ class TextDataModule(LightningDataModule):
         """The share of padded positions in a split's batches, as its dataloader makes them."""
         split = canonical_split(split)
         lengths = self.encoded(split).lengths
+        if split == "train" and self.hparams.get("label_fraction", 1.0) < 1.0:
+            lengths = lengths[self.labelled_rows()]
         if split == "train":
             batches = self._train_sampler().all_batches()
         else:
