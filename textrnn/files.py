@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import sys
@@ -211,24 +212,78 @@ def _new_file_mode(target: Path) -> int:
         return 0o666 & ~_umask()
 
 
+class WriteError(OSError):
+    """A file or folder could not be written (a full disk, a read-only folder, ...): one line naming the
+    path and the cause, e.g. ``cannot write 'runs/x/last.ckpt': no space left on device (ENOSPC); ...``."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _os_error(err: BaseException) -> Optional[OSError]:
+    """The OSError with an errno behind ``err``: itself, its cause or context chain, or an errno that a
+    library (torch's zip writer, pyarrow) only left in its message as ``[Errno 28]`` / ``errno 28``."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, WriteError):
+            return current
+        if isinstance(current, OSError) and current.errno:
+            return current
+        current = current.__cause__ or current.__context__
+    import re
+
+    found = re.search(r"errno[ =]?(\d+)", str(err), flags=re.IGNORECASE)
+    if found:
+        code = int(found.group(1))
+        return OSError(code, os.strerror(code))
+    if "file write failed" in str(err) or "No space left" in str(err):  # torch's inline_container wording
+        return OSError(errno.ENOSPC if "No space left" in str(err) else errno.EIO, "the write failed")
+    return None
+
+
+def write_error(path: PathLike, err: BaseException, what: Optional[str] = None,
+                kept: str = "nothing was left half-written") -> Optional[WriteError]:
+    """A `WriteError` saying that ``path`` (``what``, e.g. "the checkpoint") could not be written and why,
+    if ``err`` comes from the operating system; None for any other error (the caller re-raises it)."""
+    if isinstance(err, WriteError):
+        return err
+    cause = _os_error(err)
+    if cause is None:
+        return None
+    name = errno.errorcode.get(cause.errno, str(cause.errno)) if cause.errno else "?"
+    reason = (cause.strerror or str(cause)).rstrip(".")
+    reason = reason[0].lower() + reason[1:] if reason else "an error"
+    subject = f"{what} {str(path)!r}" if what else repr(str(path))
+    return WriteError(cause.errno, f"cannot write {subject}: {reason} ({name}); {kept}")
+
+
 @contextlib.contextmanager
 def atomic_write(path: PathLike, binary: bool = False) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` for writing; when the block ends without an error, fsync it
     and ``os.replace`` it over ``path`` (atomic on POSIX and Windows), then fsync the folder. On any error
-    the temporary file is removed and ``path`` is left as it was. The folder is created if missing."""
+    the temporary file is removed and ``path`` is left as it was. The folder is created if missing. An
+    error of the operating system (a full disk: ENOSPC) is raised as one `WriteError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(temp, _new_file_mode(path))
         with (os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8", newline="")) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    except BaseException as err:
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
+        failure = write_error(path, err, kept="the file there before, if any, is unchanged") \
+            if isinstance(err, Exception) else None
+        if failure is None:
+            raise
+        raise failure from err
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
         folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:

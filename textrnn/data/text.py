@@ -32,7 +32,7 @@ from textrnn.data.batching import (
     make_batch,
     padding_share,
 )
-from textrnn.data.cache import encode_to_file, write_folder
+from textrnn.data.cache import encode_to_file, reusable, write_folder
 from textrnn.data.prepare import Prepared, prepare
 from textrnn.data.sources import DataFiles
 from textrnn.data.splits import SPLIT_ALIASES, SPLITS, check_known
@@ -242,7 +242,7 @@ class TextDataModule(LightningDataModule):
             if tokenizer != self._prepared.tokenizer:  # a checkpoint's tokenizer: its own encoded files
                 folder = path.parent / f"tokenizer-{hashlib.sha256(tokenizer.encode()).hexdigest()[:16]}"
                 path = folder / f"{split}.arrow"
-                if not path.is_file():
+                if reusable(folder) is None:  # verified like the prepared data; damaged: rebuilt
                     self._encode_with_tokenizer(folder)
             data = EncodedSplit.from_file(str(path))
             data.labels = self._labels[split]
@@ -253,12 +253,12 @@ class TextDataModule(LightningDataModule):
         """Tokenize every prepared split again with the current tokenizer, into ``folder``."""
         from datasets import Dataset
 
-        def write(tmp: Any) -> None:
+        def write(tmp: Any) -> dict[str, Any]:
             for split in SPLITS:
                 source = Dataset.from_file(str(self._prepared.path(split)))
                 labels = np.asarray(source.data.column("label").to_numpy())
                 encode_to_file(source, "text", labels, self._tokenizer, tmp / f"{split}.arrow", split)
-            (tmp / "meta.json").write_text("{}")
+            return {"tokenizer": self._tokenizer.to_str()}
 
         write_folder(folder, write)
 
