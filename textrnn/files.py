@@ -67,10 +67,13 @@ def read_texts(path: PathLike, text_column: str = "text") -> list[str]:
             return _txt_lines(file)
         return _csv_texts(file, text_column) if suffix == ".csv" else _jsonl_texts(file, text_column)
     except UnicodeDecodeError as err:  # the input must be UTF-8: no silent replacement characters
-        from textrnn.data.sources import utf8_hint
-
         raise ValueError(f"input file {str(path)!r} is not valid UTF-8 (byte 0x{err.object[err.start]:02x}); "
                          f"convert it, e.g. {utf8_hint(file)}") from None
+
+
+def utf8_hint(path: Path) -> str:
+    """How to convert a file that is not UTF-8, for the error that refuses it."""
+    return f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
 
 
 def _txt_lines(file: Path) -> list[str]:
@@ -214,32 +217,30 @@ def _new_file_mode(target: Path) -> int:
 
 class WriteError(OSError):
     """A file or folder could not be written (a full disk, a read-only folder, ...): one line naming the
-    path and the cause, e.g. ``cannot write 'runs/x/last.ckpt': no space left on device (ENOSPC); ...``."""
+    path and the cause, e.g. ``cannot write the checkpoint 'runs/x/last.ckpt': No space left on device (ENOSPC); ...``."""
 
     def __str__(self) -> str:
         return str(self.strerror)
 
 
 def _os_error(err: BaseException) -> Optional[OSError]:
-    """The OSError with an errno behind ``err``: itself, its cause or context chain, or an errno that a
-    library (torch's zip writer, pyarrow) only left in its message as ``[Errno 28]`` / ``errno 28``."""
-    seen: set[int] = set()
-    current: Optional[BaseException] = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, WriteError):
-            return current
-        if isinstance(current, OSError) and current.errno:
-            return current
+    """The OSError behind ``err``: itself or one in its cause or context chain (one with an errno first), or
+    an errno that a library (torch's zip writer, pyarrow) only left in its message as ``[Errno 28]``."""
+    chain, current = [], err
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
         current = current.__cause__ or current.__context__
+    errors = [e for e in chain if isinstance(e, OSError)]
+    if errors:
+        return next((e for e in errors if e.errno), errors[0])
     import re
 
     found = re.search(r"errno[ =]?(\d+)", str(err), flags=re.IGNORECASE)
     if found:
         code = int(found.group(1))
         return OSError(code, os.strerror(code))
-    if "file write failed" in str(err) or "No space left" in str(err):  # torch's inline_container wording
-        return OSError(errno.ENOSPC if "No space left" in str(err) else errno.EIO, "the write failed")
+    if "file write failed" in str(err):  # torch's inline_container, when it kept no OSError
+        return OSError(errno.EIO, "the write failed")
     return None
 
 
@@ -252,19 +253,21 @@ def write_error(path: PathLike, err: BaseException, what: Optional[str] = None,
     cause = _os_error(err)
     if cause is None:
         return None
-    name = errno.errorcode.get(cause.errno, str(cause.errno)) if cause.errno else "?"
-    reason = (cause.strerror or str(cause)).rstrip(".")
-    reason = reason[0].lower() + reason[1:] if reason else "an error"
+    if isinstance(cause, WriteError):
+        return cause
+    reason = (cause.strerror or str(cause) or type(cause).__name__).rstrip(".")
+    code = f" ({errno.errorcode[cause.errno]})" if cause.errno in errno.errorcode else ""
     subject = f"{what} {str(path)!r}" if what else repr(str(path))
-    return WriteError(cause.errno, f"cannot write {subject}: {reason} ({name}); {kept}")
+    return WriteError(cause.errno, f"cannot write {subject}: {reason}{code}; {kept}")
 
 
 @contextlib.contextmanager
-def atomic_write(path: PathLike, binary: bool = False) -> Iterator[IO[Any]]:
+def atomic_write(path: PathLike, binary: bool = False, what: Optional[str] = None) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` for writing; when the block ends without an error, fsync it
     and ``os.replace`` it over ``path`` (atomic on POSIX and Windows), then fsync the folder. On any error
     the temporary file is removed and ``path`` is left as it was. The folder is created if missing. An
-    error of the operating system (a full disk: ENOSPC) is raised as one `WriteError` naming ``path``."""
+    error of the operating system (a full disk: ENOSPC) is raised as one `WriteError` naming ``path`` (as
+    ``what``, e.g. "the checkpoint", if given)."""
     path = Path(path)
     temp = None
     try:
@@ -279,7 +282,7 @@ def atomic_write(path: PathLike, binary: bool = False) -> Iterator[IO[Any]]:
     except BaseException as err:
         if temp is not None:
             Path(temp).unlink(missing_ok=True)
-        failure = write_error(path, err, kept="the file there before, if any, is unchanged") \
+        failure = write_error(path, err, what, kept="the file there before, if any, is unchanged") \
             if isinstance(err, Exception) else None
         if failure is None:
             raise
@@ -308,6 +311,17 @@ def write_rows(rows: Iterable[dict[str, Any]], path: PathLike, columns: Sequence
             for row in rows:
                 handle.write(json.dumps({key: row.get(key) for key in columns}, ensure_ascii=False) + "\n")
     return out
+
+
+def save_figure(fig: Any, path: PathLike, **kwargs: Any) -> None:
+    """``fig.savefig(path, **kwargs)`` atomically: rendered in memory, then written by `atomic_write`, so a
+    full disk leaves the old picture (or none), never a truncated one."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
+    with atomic_write(path, binary=True) as handle:
+        handle.write(buffer.getvalue())
 
 
 def write_json(data: Any, path: PathLike) -> None:

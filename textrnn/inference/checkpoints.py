@@ -14,7 +14,11 @@
   class (an allow-list of textrnn's own models, matched by name: nothing is imported), its constructor
   arguments (names, types and ranges, the model built on the ``meta`` device so that no tensor is
   allocated until its sizes match the stored weights), label names, tokenizer, loader and RNG state.
-- `check_fits`: a checkpoint's class, vocabulary and weights must fit the model they are loaded into.
+- `check_fits` (in `textrnn.inference.fits`, which the models import: it needs no model class): a
+  checkpoint's class, vocabulary and weights must fit the model they are loaded into.
+
+The allow-list of model classes is `textrnn.models.registry.MODELS`; this module imports the models
+through it, and the models import only `textrnn.inference.fits`, so there is no import cycle.
 """
 
 from __future__ import annotations
@@ -34,17 +38,16 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
 from textrnn.files import atomic_write
+from textrnn.inference.fits import (  # noqa: F401  (re-exported: the checks a model runs on its own checkpoint)
+    CheckpointError, check_fits, check_vocabulary, check_weights, first_embedding, read_tokenizer,
+)
+from textrnn.models.registry import MODELS, model_classes, model_path  # noqa: F401  (the allow-list)
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 PathLike = Union[str, Path]
-MODEL_MODULES = {"TextRNN": "text_rnn", "TextCNN": "text_cnn", "SineRNN": "sine"}  # the allow-list
 LIGHTNING_KEYS = ("_class_path", "_instantiator")  # what LightningCLI adds to the hyper-parameters
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: missing pieces, truncated or corrupt, unsafe, or not this model's."""
 
 
 def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> dict[str, Any]:
@@ -84,7 +87,7 @@ def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> dict[str, Any]
 
 def atomic_torch_save(obj: Any, path: PathLike) -> None:
     """``torch.save(obj, path)`` that never leaves a partial file at ``path``: temp file, fsync, replace."""
-    with atomic_write(path, binary=True) as file:
+    with atomic_write(path, binary=True, what="the checkpoint") as file:
         torch.save(obj, file)
 
 
@@ -114,73 +117,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return checkpoint
 
 
-def check_fits(model: nn.Module, checkpoint: dict[str, Any], where: str = "the checkpoint") -> None:
-    """Raise a `CheckpointError` unless ``checkpoint`` records ``model``'s class (when it records one),
-    its weights have ``model``'s shapes and its stored tokenizer (``checkpoint["TextDataModule"]["tokenizer"]``,
-    if any) has as many tokens as the model's embedding has rows. Catches a TextCNN checkpoint resumed
-    into a TextRNN, and a vocabulary swapped in from another run, which would otherwise feed ids of one
-    vocabulary into the embedding of another: no error, just wrong predictions."""
-    recorded = checkpoint.get("textrnn_model")
-    if recorded is not None and allowed_model(recorded, f"'textrnn_model' in {where}") is not type(model):
-        raise CheckpointError(f"{where} holds a {allowed_model(recorded).__name__} but the model here is a "
-                              f"{type(model).__name__}; use the config the checkpoint was trained with")
-    check_weights(model, checkpoint.get("state_dict"), where)
-    data = checkpoint.get("TextDataModule")
-    if not isinstance(data, dict) or "tokenizer" not in data or first_embedding(model) is None:
-        return
-    tokenizer = read_tokenizer(data["tokenizer"], f"the tokenizer stored in {where}")
-    check_vocabulary(model, tokenizer, f"the tokenizer in {where}")
-
-
-def check_weights(model: nn.Module, weights: Any, where: str, strict: bool = False) -> None:
-    """Raise a `CheckpointError` unless every tensor of ``weights`` that ``model`` also has is of the same
-    shape (``strict``: and the two hold the same names)."""
-    if not isinstance(weights, dict):
-        raise CheckpointError(f"{where} has no 'state_dict' of weights (found {type(weights).__name__})")
-    own = model.state_dict()
-    wrong = [
-        f"{name} {tuple(weights[name].shape) if isinstance(weights[name], torch.Tensor) else type(weights[name]).__name__}"
-        f" vs {tuple(tensor.shape)}"
-        for name, tensor in own.items()
-        if name in weights and not (isinstance(weights[name], torch.Tensor) and weights[name].shape == tensor.shape)
-    ]
-    if strict:
-        wrong += [f"{name} missing" for name in own if name not in weights]
-        wrong += [f"{name!s} not in the model" for name in weights if name not in own]
-    if wrong:
-        raise CheckpointError(
-            f"the weights in {where} do not fit this {type(model).__name__} (checkpoint vs model: "
-            f"{'; '.join(wrong[:3])}); build the model with the arguments it was trained with, e.g. its run's config.yaml"
-        )
-
-
-def read_tokenizer(text: str, subject: str = "the stored tokenizer") -> "Tokenizer":
-    """The tokenizer a checkpoint stores as JSON, or a `CheckpointError` saying that ``subject`` cannot be read."""
-    from tokenizers import Tokenizer
-
-    try:
-        return Tokenizer.from_str(text)
-    except Exception as err:  # tokenizers raises its own Exception type for a bad JSON string
-        raise CheckpointError(f"{subject} cannot be read: {err}") from err
-
-
-def first_embedding(model: nn.Module) -> Optional[nn.Embedding]:
-    """The model's word embedding (its first `nn.Embedding`), or None."""
-    return next((module for module in model.modules() if isinstance(module, nn.Embedding)), None)
-
-
-def check_vocabulary(model: nn.Module, tokenizer: "Tokenizer", subject: str = "the tokenizer") -> None:
-    """Raise a `CheckpointError` unless ``tokenizer`` has one token per row of ``model``'s embedding
-    (``subject`` names the tokenizer in the message)."""
-    embedding = first_embedding(model)
-    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
-    if embedding is not None and vocab_size != embedding.num_embeddings:
-        raise CheckpointError(
-            f"{subject} has {vocab_size} tokens but the model's embedding has {embedding.num_embeddings} rows; "
-            "the vocabulary does not belong to these weights"
-        )
-
-
 # ---- everything read from a checkpoint, checked before use ---------------------------------------------
 
 
@@ -196,28 +132,12 @@ class CheckedCheckpoint:
     tokenizer: Optional["Tokenizer"] = None
 
 
-def model_classes() -> dict[str, type]:
-    """textrnn's own model classes, by every name a checkpoint or a config writes them with."""
-    import textrnn.models as models  # here, not at the top: the models import this module
-
-    classes = {}
-    for name, module in MODEL_MODULES.items():
-        for alias in (name, f"textrnn.models.{name}", f"textrnn.models.{module}.{name}"):
-            classes[alias] = getattr(models, name)
-    return classes
-
-
-def model_path(cls: type) -> str:
-    """The class path a config names ``cls`` by, e.g. ``textrnn.models.TextRNN``."""
-    return f"textrnn.models.{cls.__name__}"
-
-
 def allowed_model(name: Any, what: str = "the checkpoint") -> type:
     """The textrnn model class called ``name``; anything else is refused. A name is looked up, never imported."""
     classes = model_classes()
     if not isinstance(name, str) or name not in classes:
         raise CheckpointError(f"refusing model class {name!r} named by {what}: only textrnn's own models "
-                              f"({', '.join(MODEL_MODULES)}) are built from a checkpoint")
+                              f"({', '.join(MODELS)}) are built from a checkpoint")
     return classes[name]
 
 
