@@ -167,6 +167,6 @@ def test_a_full_disk_while_caching_is_one_error_naming_the_folder(tmp_path, monk
     with pytest.raises(WriteError) as error:
         make(tmp_path).setup("fit")
     message = str(error.value)
-    assert message.startswith("cannot write the data cache ") and "no space left on device (ENOSPC)" in message
+    assert message.startswith("cannot write the data cache ") and "No space left on device (ENOSPC)" in message
     assert str(tmp_path / "cache") in message
     assert list((tmp_path / "cache").iterdir()) == []  # nothing half-written, nothing that looks complete
