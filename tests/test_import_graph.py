@@ -107,5 +107,9 @@ def test_the_layers_point_down():
     assert not any(m.startswith(("textrnn.cli", "textrnn.callbacks")) for m in reachable(graph, "textrnn.models"))
     assert not any(m.startswith(("textrnn.cli", "textrnn.models", "textrnn.data"))
                    for m in reachable(graph, "textrnn.inference.fits"))
+    assert not any(m.startswith(("textrnn.models", "textrnn.inference", "textrnn.callbacks", "textrnn.cli"))
+                   for m in reachable(graph, "textrnn.data"))
+    assert not [(m, e) for m, edges in graph.items() for e in edges
+                if e.startswith("textrnn.cli") and not m.startswith("textrnn.cli")]  # nothing imports the CLI
     # The models check a checkpoint through inference/fits.py alone: the allow-list's module is not theirs.
     assert "textrnn.inference.checkpoints" not in reachable(graph, "textrnn.models")
