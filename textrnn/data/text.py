@@ -36,7 +36,7 @@ from textrnn.data.cache import encode_to_file, reusable, write_folder
 from textrnn.data.prepare import Prepared, prepare
 from textrnn.data.sources import DataFiles
 from textrnn.data.splits import SPLIT_ALIASES, SPLITS, check_known
-from textrnn.data.tokenizer import LEVELS, PAD_TOKEN
+from textrnn.data.tokenizer import LEVELS, PAD_TOKEN, Level
 
 
 def _read_table(path: Any) -> Any:
@@ -107,7 +107,7 @@ class TextDataModule(LightningDataModule):
         data_files: Optional[DataFiles] = None,
         text_column: str = "text",
         label_column: str = "label",
-        level: str = "word",
+        level: Level = "word",
         lowercase: bool = True,
         max_vocab_size: int = 30000,
         min_frequency: int = 1,
