@@ -112,6 +112,7 @@ def test_predict_without_output_writes_nothing(run, tmp_path, monkeypatch):
     assert not list(tmp_path.rglob("*.csv")) and not list(tmp_path.rglob("*.jsonl"))
 
 
+@pytest.mark.slow
 def test_ddp_predict_writes_each_test_text_once(run, tmp_path):
     """Two CPU processes each predict a share of the test split; rank 0 gathers and writes every row once."""
     out = tmp_path / "ddp.csv"

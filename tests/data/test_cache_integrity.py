@@ -131,6 +131,7 @@ def test_a_failed_write_leaves_no_folder_that_looks_complete(tmp_path):
     assert not folder.exists() and list(folder.parent.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_write_leaves_nothing_that_is_used(tmp_path, caplog):
     """SIGKILL after every Arrow file is written but before the folder is complete: the next run prepares
     afresh (a left-over temporary folder is never taken for the cache)."""
