@@ -172,7 +172,7 @@ def export(ckpt_path: Union[str, Path], output: Union[str, Path]) -> Path:
         raise ValueError(f"--output {str(output)!r} is a file; give a folder to write {', '.join(FILES)} into")
     source = load_checkpoint(ckpt_path, device="cpu")
     model = source.model.to("cpu", torch.float32).eval()
-    target = Path(os.path.abspath(output))
+    target = Path(os.path.realpath(output))  # the staging folder on the same file system as the files
     stage = target.parent / f".{target.name}.export-{uuid.uuid4().hex[:8]}"
     try:
         stage.mkdir(parents=True)
