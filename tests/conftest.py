@@ -1,4 +1,4 @@
-"""Shared pytest setup: offline Hugging Face, the repo on sys.path, and tiny data fixtures.
+"""Shared pytest setup: offline Hugging Face, the repo on sys.path, tiny data fixtures, one trained run.
 
 The offline variables are set here, at import time, because `datasets` and `huggingface_hub` read
 them when first imported: set later, a Hub request would wait on a network these machines lack.
@@ -19,6 +19,8 @@ import tempfile  # noqa: E402
 
 os.environ["TEXTRNN_CACHE_DIR"] = tempfile.mkdtemp(prefix="textrnn-test-cache-")
 atexit.register(shutil.rmtree, os.environ["TEXTRNN_CACHE_DIR"], ignore_errors=True)
+
+from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -58,3 +60,17 @@ def tiny_datamodule(tiny_en_csv):
         return TextDataModule(**options)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_en_csv) -> SimpleNamespace:
+    """A finished 2-epoch run of a tiny TextRNN on tiny_en.csv, trained once per session and shared by every
+    test that only reads it: its best checkpoint (``ckpt``), resolved ``config.yaml`` and the ``cli``
+    (trainer, model, datamodule). Tests copy the files before changing them."""
+    from textrnn.cli.app import run_cli
+    from tiny_args import tiny_fit_args
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    cli = run_cli(tiny_fit_args(root, tiny_en_csv))
+    return SimpleNamespace(ckpt=Path(cli.trainer.checkpoint_callback.best_model_path),
+                           config=next(root.rglob("config.yaml")), cli=cli)

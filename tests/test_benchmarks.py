@@ -21,6 +21,9 @@ def run_script(name: str, *args: str) -> list[str]:
     return done.stdout.strip().splitlines()
 
 
+pytestmark = pytest.mark.slow  # runs the benchmark scripts end to end
+
+
 def test_gpu_throughput_without_a_gpu_says_so_and_exits_0():
     lines = run_script("gpu_throughput.py")
     assert len(lines) == 1 and "no CUDA GPU" in lines[0]

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # runs the benchmark script end to end
 
 
 def test_data_scale_benchmark_runs_small_and_ends_with_the_ratios(tmp_path):

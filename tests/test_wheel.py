@@ -27,6 +27,9 @@ def run(args: list, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
     return done
 
 
+pytestmark = pytest.mark.slow  # builds and installs the wheel
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """The wheel built from a copy of the sources (so no build/ lands in the checkout), installed with

@@ -3,6 +3,7 @@ on PyTorch Lightning, over Hugging Face datasets and tokenizers."""
 
 __version__ = "0.1.0"
 
-from textrnn.inference.classifier import CheckpointError, Classifier, Prediction, load  # noqa: E402
+from textrnn.inference.classifier import CheckpointError, Classifier, Prediction  # noqa: E402
+from textrnn.inference.loading import load  # noqa: E402
 
 __all__ = ["CheckpointError", "Classifier", "Prediction", "__version__", "load"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import sys
@@ -66,10 +67,13 @@ def read_texts(path: PathLike, text_column: str = "text") -> list[str]:
             return _txt_lines(file)
         return _csv_texts(file, text_column) if suffix == ".csv" else _jsonl_texts(file, text_column)
     except UnicodeDecodeError as err:  # the input must be UTF-8: no silent replacement characters
-        from textrnn.data.sources import utf8_hint
-
         raise ValueError(f"input file {str(path)!r} is not valid UTF-8 (byte 0x{err.object[err.start]:02x}); "
                          f"convert it, e.g. {utf8_hint(file)}") from None
+
+
+def utf8_hint(path: Path) -> str:
+    """How to convert a file that is not UTF-8, for the error that refuses it."""
+    return f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
 
 
 def _txt_lines(file: Path) -> list[str]:
@@ -211,24 +215,78 @@ def _new_file_mode(target: Path) -> int:
         return 0o666 & ~_umask()
 
 
+class WriteError(OSError):
+    """A file or folder could not be written (a full disk, a read-only folder, ...): one line naming the
+    path and the cause, e.g. ``cannot write the checkpoint 'runs/x/last.ckpt': No space left on device (ENOSPC); ...``."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _os_error(err: BaseException) -> Optional[OSError]:
+    """The OSError behind ``err``: itself or one in its cause or context chain (one with an errno first), or
+    an errno that a library (torch's zip writer, pyarrow) only left in its message as ``[Errno 28]``."""
+    chain, current = [], err
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    errors = [e for e in chain if isinstance(e, OSError)]
+    if errors:
+        return next((e for e in errors if e.errno), errors[0])
+    import re
+
+    found = re.search(r"errno[ =]?(\d+)", str(err), flags=re.IGNORECASE)
+    if found:
+        code = int(found.group(1))
+        return OSError(code, os.strerror(code))
+    if "file write failed" in str(err):  # torch's inline_container, when it kept no OSError
+        return OSError(errno.EIO, "the write failed")
+    return None
+
+
+def write_error(path: PathLike, err: BaseException, what: Optional[str] = None,
+                kept: str = "nothing was left half-written") -> Optional[WriteError]:
+    """A `WriteError` saying that ``path`` (``what``, e.g. "the checkpoint") could not be written and why,
+    if ``err`` comes from the operating system; None for any other error (the caller re-raises it)."""
+    if isinstance(err, WriteError):
+        return err
+    cause = _os_error(err)
+    if cause is None:
+        return None
+    if isinstance(cause, WriteError):
+        return cause
+    reason = (cause.strerror or str(cause) or type(cause).__name__).rstrip(".")
+    code = f" ({errno.errorcode[cause.errno]})" if cause.errno in errno.errorcode else ""
+    subject = f"{what} {str(path)!r}" if what else repr(str(path))
+    return WriteError(cause.errno, f"cannot write {subject}: {reason}{code}; {kept}")
+
+
 @contextlib.contextmanager
-def atomic_write(path: PathLike, binary: bool = False) -> Iterator[IO[Any]]:
+def atomic_write(path: PathLike, binary: bool = False, what: Optional[str] = None) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` for writing; when the block ends without an error, fsync it
     and ``os.replace`` it over ``path`` (atomic on POSIX and Windows), then fsync the folder. On any error
-    the temporary file is removed and ``path`` is left as it was. The folder is created if missing."""
+    the temporary file is removed and ``path`` is left as it was. The folder is created if missing. An
+    error of the operating system (a full disk: ENOSPC) is raised as one `WriteError` naming ``path`` (as
+    ``what``, e.g. "the checkpoint", if given)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(temp, _new_file_mode(path))
         with (os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8", newline="")) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    except BaseException as err:
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
+        failure = write_error(path, err, what, kept="the file there before, if any, is unchanged") \
+            if isinstance(err, Exception) else None
+        if failure is None:
+            raise
+        raise failure from err
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
         folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -253,6 +311,17 @@ def write_rows(rows: Iterable[dict[str, Any]], path: PathLike, columns: Sequence
             for row in rows:
                 handle.write(json.dumps({key: row.get(key) for key in columns}, ensure_ascii=False) + "\n")
     return out
+
+
+def save_figure(fig: Any, path: PathLike, **kwargs: Any) -> None:
+    """``fig.savefig(path, **kwargs)`` atomically: rendered in memory, then written by `atomic_write`, so a
+    full disk leaves the old picture (or none), never a truncated one."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
+    with atomic_write(path, binary=True) as handle:
+        handle.write(buffer.getvalue())
 
 
 def write_json(data: Any, path: PathLike) -> None:

@@ -39,6 +39,9 @@ BAD_CHOICES = {  # extra arguments: the error line
     "cnn_pooling": (["--model", "TextCNN", "--model.init_args.pooling", "attention"],
                     "model.init_args.pooling: 'attention' is not a valid choice for TextCNN; "
                     "valid choices: 'max', 'mean'"),
+    "level": (["--data.init_args.level", "chars"],
+              "data.init_args.level: 'chars' is not a valid choice for TextDataModule; did you mean 'char'? "
+              "valid choices: 'word', 'char'"),
 }
 
 
@@ -72,3 +75,11 @@ def test_the_choice_tuples_are_the_literal_types():
     assert tuple(OPTIMIZERS) == get_args(Optimizer)  # every name builds an optimizer
     assert literal_choices("textrnn.models.TextRNN", "hidden_size") == ()
     assert literal_choices("textrnn.models.NoSuchModel", "cell") == ()
+
+
+def test_the_sine_function_is_a_choice_too(tmp_path, capsys):
+    args = ["fit", "--model", "SineRNN", "--data", "SineDataModule", "--data.init_args.function", "tan",
+            "--trainer.default_root_dir", str(tmp_path)]
+    assert error_line(capsys, args) == ("data.init_args.function: 'tan' is not a valid choice for SineDataModule; "
+                                        "valid choices: 'sin', 'cos', 'sines'")
+    assert literal_choices("textrnn.data.TextDataModule", "level") == ("word", "char")

@@ -20,7 +20,8 @@ def test_every_config_is_covered():
             "sine_gru"} <= names
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.stem)
+@pytest.mark.parametrize("config", [  # one cheap config in the fast tier; the full BBC runs are slow
+    pytest.param(c, marks=() if c.stem == "sine_gru" else pytest.mark.slow) for c in CONFIGS], ids=lambda c: c.stem)
 def test_fast_dev_run_every_config(config, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli = run_cli(["fit", "--config", str(config), "--trainer.fast_dev_run", "2",
@@ -46,6 +47,7 @@ def test_checkpoint_round_trip_reproduces_test_metrics(tmp_path, tiny_en_csv):
     assert retested == pytest.approx(fitted, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_ckpt_path_last_resumes_the_newest_run_of_the_experiment(tmp_path, tiny_en_csv):
     """`--ckpt_path last` finds the last.ckpt of the newest version folder, goes on from its epoch, and
     logs into a new version folder, so the first run's metrics.csv stays as it was."""

@@ -13,17 +13,14 @@ import pytest
 import torch
 
 import textrnn
-from textrnn.cli.app import main, run_cli
+from textrnn.cli.app import main
 from textrnn.files import read_texts
-from tiny_args import tiny_fit_args
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, tiny_en_csv) -> SimpleNamespace:
-    root = tmp_path_factory.mktemp("predict")
-    fit = run_cli(tiny_fit_args(root, tiny_en_csv, epochs=3))
-    return SimpleNamespace(ckpt=Path(fit.trainer.checkpoint_callback.best_model_path),
-                           config=next(root.rglob("config.yaml")), data=fit.datamodule)
+def run(tiny_run) -> SimpleNamespace:
+    """The session's trained run (tests/conftest.py), read only."""
+    return SimpleNamespace(ckpt=tiny_run.ckpt, config=tiny_run.config, data=tiny_run.cli.datamodule)
 
 
 def predict(run: SimpleNamespace, *args: str) -> None:
@@ -115,6 +112,7 @@ def test_predict_without_output_writes_nothing(run, tmp_path, monkeypatch):
     assert not list(tmp_path.rglob("*.csv")) and not list(tmp_path.rglob("*.jsonl"))
 
 
+@pytest.mark.slow
 def test_ddp_predict_writes_each_test_text_once(run, tmp_path):
     """Two CPU processes each predict a share of the test split; rank 0 gathers and writes every row once."""
     out = tmp_path / "ddp.csv"

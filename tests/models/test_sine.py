@@ -48,6 +48,7 @@ def test_bad_arguments_are_named():
         SineRNN()(torch.zeros(1, 10), future=-1)
 
 
+@pytest.mark.slow
 def test_a_short_run_beats_a_floor_the_untrained_model_fails():
     torch.manual_seed(0)
     data = SineDataModule()

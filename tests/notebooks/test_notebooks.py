@@ -33,6 +33,7 @@ def outputs(notebook, kind: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_compare_models_notebook(tiny):
     notebook = execute(NOTEBOOKS / "compare_models.ipynb", timeout=600)  # a failing cell raises
     tables = outputs(notebook, "text/markdown")
@@ -46,6 +47,7 @@ def test_compare_models_notebook(tiny):
     assert len(list(tiny.glob("compare/*/seed42/result.json"))) == len(MODELS)
 
 
+@pytest.mark.slow
 def test_sine_notebook(tiny):
     notebook = execute(NOTEBOOKS / "sine.ipynb", timeout=600)
     assert len(outputs(notebook, "image/png")) == 3  # test prediction, 200-step roll-out, whole-range roll-out

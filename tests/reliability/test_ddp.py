@@ -22,6 +22,7 @@ def test_eval_shards_of_an_odd_split_cover_it_once():
         assert max(map(len, shards)) - min(map(len, shards)) <= 1
 
 
+@pytest.mark.slow
 def test_ddp_fit_and_test_count_each_test_example_once(tmp_path, data_dir):
     with (data_dir / "tiny_en_test.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))

@@ -28,6 +28,7 @@ def run_args(root: Path, data: str, *extra: str) -> list[str]:
                          *extra)
 
 
+@pytest.mark.slow
 def test_sigkill_in_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, tiny_en_csv):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     marker = broken / "paused"

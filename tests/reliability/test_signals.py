@@ -43,6 +43,7 @@ def the_line(output: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_sigterm_saves_last_exits_143_and_resumes_exactly(tmp_path, tiny_en_csv):
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     whole.mkdir(), stopped.mkdir()
@@ -65,6 +66,7 @@ def test_sigterm_saves_last_exits_143_and_resumes_exactly(tmp_path, tiny_en_csv)
         assert torch.equal(tensor, final[1]["state_dict"][name]), name
 
 
+@pytest.mark.slow
 def test_sigint_saves_last_and_exits_130(tmp_path, tiny_en_csv):
     code, output = stop_with(signal.SIGINT, tmp_path, tiny_en_csv)
     assert code == 130, output[-3000:]
@@ -72,6 +74,7 @@ def test_sigint_saves_last_and_exits_130(tmp_path, tiny_en_csv):
     assert read_checkpoint(tmp_path / "ckpt" / "last.ckpt")["global_step"] == STOP_AT
 
 
+@pytest.mark.slow
 def test_sigterm_during_the_final_test_exits_143(tmp_path, tiny_en_csv):
     code, output = stop_with(signal.SIGTERM, tmp_path, tiny_en_csv, "--data.init_args.eval_batch_size", "4",
                              "--trainer.callbacks+=reliability_helpers.WaitForSignalInTest")

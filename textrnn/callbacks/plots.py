@@ -9,6 +9,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from textrnn.files import save_figure
+
 
 def run_dir(trainer: pl.Trainer) -> Path:
     """The run's directory (the logger's version folder), created if needed."""
@@ -84,7 +86,7 @@ class LearningCurves(pl.Callback):
             ax.legend(loc="best")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path, dpi=100)
 
     def state_dict(self) -> dict[str, Any]:
         return {"train_loss": dict(self.train_loss), "val": {epoch: dict(row) for epoch, row in self.val.items()}}
@@ -129,7 +131,7 @@ class SinePlots(pl.Callback):
         ax.set(xlabel="x", ylabel="value", title="Next-value prediction over the test range")
         ax.legend(loc="best")
         fig.tight_layout()
-        fig.savefig(out / "sine_test.png", dpi=110)
+        save_figure(fig, out / "sine_test.png", dpi=110)
 
         fig = Figure(figsize=(9, 3.5))
         ax = fig.subplots()
@@ -138,5 +140,5 @@ class SinePlots(pl.Callback):
         ax.set(xlabel="x", ylabel="value", title="Autoregressive roll-out (predictions fed back)")
         ax.legend(loc="best")
         fig.tight_layout()
-        fig.savefig(out / "sine_rollout.png", dpi=110)
+        save_figure(fig, out / "sine_rollout.png", dpi=110)
         pl_module.print(f"Wrote {out / 'sine_test.png'} and {out / 'sine_rollout.png'}")

@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader
 
 from textrnn.files import INPUT_FORMATS, OUTPUT_FORMATS, check_output, prediction_columns, prediction_rows
-from textrnn.files import printable, read_texts, write_rows
+from textrnn.files import WriteError, printable, read_texts, write_rows
 from textrnn.models.classifier import TextClassifier
 
 
@@ -95,7 +95,9 @@ class PredictionWriter(BasePredictionWriter):
         inputs = [*self.inputs, *_data_files(getattr(data, "hparams", {}).get("data_files"))]
         try:
             write_rows(rows, self.output, prediction_columns(names), inputs, self.overwrite)
-        except OSError as err:  # a full disk, a folder removed meanwhile: one line, the old file kept
+        except WriteError:  # a full disk: one line naming the file and the cause, the old file kept
+            raise
+        except OSError as err:  # a folder removed meanwhile: one line, the old file kept
             raise ValueError(f"cannot write {str(self.output)!r}: {err}") from err
         pl.utilities.rank_zero_info(f"Wrote {len(rows)} predictions to {printable(self.output)}")
 

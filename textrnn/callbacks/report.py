@@ -23,7 +23,7 @@ import torch
 from rich.console import Console
 
 from textrnn.callbacks.plots import run_dir
-from textrnn.files import printable, write_json, write_rows
+from textrnn.files import printable, save_figure, write_json, write_rows
 from textrnn.models.classifier import TextClassifier
 
 # Families that cover CJK, used as fallbacks when installed, so Chinese class names draw in the plot.
@@ -221,4 +221,4 @@ def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> None
                 ax.text(col, row, str(count), ha="center", va="center", fontsize=8,
                         color="white" if count > threshold else "black")
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)  # atomic: a full disk leaves no truncated picture

@@ -25,9 +25,8 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import textrnn.data  # noqa: F401  (registers the datamodules for `class_path: TextDataModule`)
 import textrnn.models  # noqa: F401  (registers the models for `class_path: TextRNN`)
-from textrnn.inference.checkpoints import (
-    AtomicCheckpointIO, allowed_model, check_checkpoint, model_classes, model_path, read_checkpoint,
-)
+from textrnn.inference.checkpoints import AtomicCheckpointIO, allowed_model, check_checkpoint, read_checkpoint
+from textrnn.models.registry import model_classes, model_path
 from textrnn.cli.configs import resolve_config_names
 from textrnn.cli.errors import TextRNNArgumentParser, check_output_folder, check_seed, describe
 from textrnn.data import HubUnavailableError

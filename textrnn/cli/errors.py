@@ -30,10 +30,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from textrnn.models.registry import MODELS
+
 MAX_SEED = 2**32 - 1  # numpy's seeds run from 0 to 2**32 - 1
 UNION_REPORT = "Does not validate against any of the Union subtypes"
 CHOICES = {  # what `--model NAME` and `--data NAME` accept
-    "model": ("TextRNN", "TextCNN", "SineRNN"),
+    "model": tuple(MODELS),
     "data": ("TextDataModule", "SineDataModule"),
 }
 

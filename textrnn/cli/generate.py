@@ -55,7 +55,6 @@ def generate_text(ckpt_path: str, prompt: str = "", tokens: int = 50, temperatur
     import torch
 
     from textrnn.data.tokenizer import PAD_TOKEN, UNK_TOKEN, encode_batch
-    from textrnn.inference.checkpoints import data_state
     from textrnn.inference.classifier import resolve_device
     from textrnn.models.pretrained import read_language_model
 
@@ -66,11 +65,9 @@ def generate_text(ckpt_path: str, prompt: str = "", tokens: int = 50, temperatur
     if not temperature >= 0 or temperature == float("inf"):
         raise ValueError(f"--temperature must be a finite number >= 0, got {temperature}")
     device = resolve_device(device)
-    path, checked, checkpoint = read_language_model(ckpt_path)
-    model = checked.model_class(**checked.hparams)
-    model.load_state_dict(checkpoint["state_dict"])
-    model.to(device).eval()
-    tokenizer = checked.tokenizer
+    lm = read_language_model(ckpt_path)
+    model = lm.build().to(device)
+    tokenizer = lm.tokenizer
     tokenizer.no_truncation()
     prompt_ids = encode_batch(tokenizer, [prompt])[0] if prompt.strip() else []
     if not prompt_ids:  # no prompt: start from the most frequent token, usually "the"
@@ -78,8 +75,7 @@ def generate_text(ckpt_path: str, prompt: str = "", tokens: int = 50, temperatur
     generator = torch.Generator().manual_seed(seed)
     banned = tuple(tokenizer.token_to_id(t) for t in (PAD_TOKEN, UNK_TOKEN))
     ids = model.generate(torch.tensor(prompt_ids), tokens, temperature, top_k, generator, banned)
-    level = (data_state(checkpoint) or {}).get("level", "word")
-    return detokenize([tokenizer.id_to_token(int(i)) for i in ids], level if isinstance(level, str) else "word")
+    return detokenize([tokenizer.id_to_token(int(i)) for i in ids], lm.level)
 
 
 def run(args: argparse.Namespace) -> None:

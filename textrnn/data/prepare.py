@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from textrnn.data.cache import cache_key, cache_root, content_digest, encode_to_file, read_meta, write_folder
+from textrnn.data.cache import cache_key, cache_root, content_digest, encode_to_file, reusable, write_folder
 from textrnn.data.progress import Progress, info
 from textrnn.data.sources import load_raw
 from textrnn.data.splits import SPLITS, column, make_splits, text_batches
@@ -65,7 +65,7 @@ def prepare(
         raw = _load(hp)
         content = json.dumps({name: raw[name]._fingerprint for name in sorted(raw)})
     folder = root / cache_key(content, options)
-    meta = read_meta(folder)
+    meta = reusable(folder)  # verified: a damaged folder is reported, removed and rebuilt below
     if meta is not None:
         info(f"using cached data {folder} (same data and options): loading and tokenizing skipped")
         return Prepared(folder, meta["label_names"], meta["tokenizer"])
@@ -80,17 +80,16 @@ def prepare(
     )
     tokenizer = build_tokenizer(batches, hp.level, hp.lowercase, hp.max_vocab_size, hp.min_frequency, hp.max_length)
 
-    def write(tmp: Path) -> None:
+    def write(tmp: Path) -> dict[str, Any]:
         for split in SPLITS:
             source = raw[splits.sources[split]].select(splits.rows[split])
             encode_to_file(source, hp.text_column, splits.labels[split], tokenizer, tmp / f"{split}.arrow", split, num_proc)
-        meta = {
+        return {  # the manifest: write_folder adds every file's digest
             "label_names": splits.label_names,
             "tokenizer": tokenizer.to_str(),
             "sizes": {split: len(splits.rows[split]) for split in SPLITS},
             "options": options,
         }
-        (tmp / "meta.json").write_text(json.dumps(meta))
 
     write_folder(folder, write)
     sizes = ", ".join(f"{split} {len(splits.rows[split]):,}" for split in SPLITS)

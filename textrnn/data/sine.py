@@ -7,15 +7,18 @@ between training and test in x, as a forecast should.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-FUNCTIONS = ("sin", "cos", "sines")
+Function = Literal["sin", "cos", "sines"]  # a typed choice: --help lists it, the CLI rejects others
+FUNCTIONS: tuple[str, ...] = get_args(Function)
 
 
-def wave(function: str, x: np.ndarray) -> np.ndarray:
+def wave(function: Function, x: np.ndarray) -> np.ndarray:
     """The target signal: ``sin``, ``cos``, or ``sines`` = sin(x) + 0.5 sin(2.3 x) (not periodic in 2 pi)."""
     if function == "sin":
         return np.sin(x)
@@ -53,7 +56,7 @@ class SineDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        function: str = "sin",
+        function: Function = "sin",
         noise: float = 0.0,
         window: int = 10,
         train_range: tuple[float, float] = (0.0, 100.0),

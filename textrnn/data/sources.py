@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
+from textrnn.files import utf8_hint
+
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
@@ -83,11 +85,6 @@ def _local_files(data_files: DataFiles) -> list[Path]:
         for pattern in [item] if isinstance(item, str) else item:
             paths += [Path(p) for p in sorted(glob.glob(pattern))] or [Path(pattern)]
     return paths
-
-
-def utf8_hint(path: Path) -> str:
-    """How to convert a file that is not UTF-8, for the error that refuses it."""
-    return f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
 
 
 def _unreadable(dataset: str, data_files: DataFiles, error: Exception) -> ValueError:

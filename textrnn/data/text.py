@@ -32,11 +32,11 @@ from textrnn.data.batching import (
     make_batch,
     padding_share,
 )
-from textrnn.data.cache import encode_to_file, write_folder
+from textrnn.data.cache import encode_to_file, reusable, write_folder
 from textrnn.data.prepare import Prepared, prepare
 from textrnn.data.sources import DataFiles
 from textrnn.data.splits import SPLIT_ALIASES, SPLITS, check_known
-from textrnn.data.tokenizer import LEVELS, PAD_TOKEN
+from textrnn.data.tokenizer import LEVELS, PAD_TOKEN, Level
 
 
 def _read_table(path: Any) -> Any:
@@ -44,6 +44,27 @@ def _read_table(path: Any) -> Any:
     from datasets import Dataset
 
     return Dataset.from_file(str(path)).data.table
+
+
+def newest_checkpoint(source: str) -> Any:
+    """The checkpoint file ``source`` names: a file, a ``version_N`` folder (its ``checkpoints/last.ckpt``)
+    or a run folder such as ``runs/lm_bilstm`` (the newest ``version_*/checkpoints/last.ckpt``)."""
+    from pathlib import Path
+
+    path = Path(source).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        if (path / "checkpoints" / "last.ckpt").is_file():
+            return path / "checkpoints" / "last.ckpt"
+        runs = {int(p.parts[-3].removeprefix("version_")): p for p in path.glob("version_*/checkpoints/last.ckpt")
+                if p.parts[-3].removeprefix("version_").isdigit()}
+        if runs:
+            return runs[max(runs)]
+        raise FileNotFoundError(f"{source!r} is a folder without version_*/checkpoints/last.ckpt; train the "
+                                "language model first (textrnn fit --config lm_bilstm) or give a .ckpt file")
+    raise FileNotFoundError(f"{source!r}: no such file or folder; train the language model first "
+                            "(textrnn fit --config lm_bilstm) or give the path of its .ckpt file")
 
 
 def canonical_split(split: str) -> str:
@@ -113,7 +134,7 @@ class TextDataModule(LightningDataModule):
         data_files: Optional[DataFiles] = None,
         text_column: str = "text",
         label_column: str = "label",
-        level: str = "word",
+        level: Level = "word",
         lowercase: bool = True,
         max_vocab_size: int = 30000,
         min_frequency: int = 1,
@@ -167,13 +188,18 @@ class TextDataModule(LightningDataModule):
                 self._tokenizer = self._borrowed_tokenizer(self.hparams.tokenizer_from)
 
     def _borrowed_tokenizer(self, source: str) -> Tokenizer:
-        """The vocabulary of the checkpoint ``source`` (checked like every checkpoint), truncating at this
-        module's max_length. When it gives the same ids as the prepared one, the prepared one is kept."""
-        from textrnn.inference.checkpoints import check_checkpoint, read_checkpoint
-        from textrnn.models.pretrained import resolve_pretrained
-
-        path = resolve_pretrained(source)
-        tokenizer = check_checkpoint(read_checkpoint(path), repr(str(path)), require_data=True).tokenizer
+        """The vocabulary stored in the textrnn checkpoint ``source`` (a file, or a run folder: its newest
+        ``version_*/checkpoints/last.ckpt``), truncating at this module's max_length. When it gives the same
+        ids as the prepared one, the prepared one is kept. (The model checks the whole checkpoint, weights
+        included, when it loads it; this reads only its tokenizer, with weights_only.)"""
+        path = newest_checkpoint(source)
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            state = next(checkpoint[key] for key in ("TextDataModule", "LanguageModelDataModule") if key in checkpoint)
+            tokenizer = Tokenizer.from_str(state["tokenizer"])
+        except Exception as err:  # unreadable, not a checkpoint, no tokenizer, bad JSON: one line, not a traceback
+            raise ValueError(f"tokenizer_from {source!r}: no readable textrnn tokenizer in {str(path)!r} "
+                             f"({type(err).__name__}: {err})") from None
         tokenizer.enable_truncation(self.hparams.max_length)
         return self._tokenizer if tokenizer.to_str() == self._prepared.tokenizer else tokenizer
 
@@ -266,7 +292,7 @@ class TextDataModule(LightningDataModule):
             if tokenizer != self._prepared.tokenizer:  # a checkpoint's tokenizer: its own encoded files
                 folder = path.parent / f"tokenizer-{hashlib.sha256(tokenizer.encode()).hexdigest()[:16]}"
                 path = folder / f"{split}.arrow"
-                if not path.is_file():
+                if reusable(folder) is None:  # verified like the prepared data; damaged: rebuilt
                     self._encode_with_tokenizer(folder)
             data = EncodedSplit.from_file(str(path))
             data.labels = self._labels[split]
@@ -277,12 +303,12 @@ class TextDataModule(LightningDataModule):
         """Tokenize every prepared split again with the current tokenizer, into ``folder``."""
         from datasets import Dataset
 
-        def write(tmp: Any) -> None:
+        def write(tmp: Any) -> dict[str, Any]:
             for split in SPLITS:
                 source = Dataset.from_file(str(self._prepared.path(split)))
                 labels = np.asarray(source.data.column("label").to_numpy())
                 encode_to_file(source, "text", labels, self._tokenizer, tmp / f"{split}.arrow", split)
-            (tmp / "meta.json").write_text("{}")
+            return {"tokenizer": self._tokenizer.to_str()}
 
         write_folder(folder, write)
 

@@ -15,6 +15,7 @@ Ids 0 and 1 are always ``[PAD]`` and ``[UNK]``.
 """
 
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
@@ -23,7 +24,8 @@ from tokenizers.trainers import WordLevelTrainer
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN)  # ids 0 and 1, in this order
-LEVELS = ("word", "char")
+Level = Literal["word", "char"]  # a typed choice, like the models' cell and pooling
+LEVELS: tuple[str, ...] = get_args(Level)
 # Pictographs, symbols and dingbats (the emoji blocks), each with an optional variation selector.
 EMOJI = "[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]\uFE0F?"
 

@@ -14,17 +14,16 @@
   class (an allow-list of textrnn's own models, matched by name: nothing is imported), its constructor
   arguments (names, types and ranges, the model built on the ``meta`` device so that no tensor is
   allocated until its sizes match the stored weights), label names, tokenizer, loader and RNG state.
-- `check_fits`: a checkpoint's class, vocabulary and weights must fit the model they are loaded into.
+- `check_fits` (in `textrnn.inference.fits`, which the models import: it needs no model class): a
+  checkpoint's class, vocabulary and weights must fit the model they are loaded into.
+
+The allow-list of model classes is `textrnn.models.registry.MODELS`; this module imports the models
+through it, and the models import only `textrnn.inference.fits`, so there is no import cycle.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
-import pickle
 import re
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -34,59 +33,22 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
 from textrnn.files import atomic_write
+from textrnn.inference.fits import (  # noqa: F401  (re-exported: the checks a model runs on its own checkpoint)
+    LIGHTNING_KEYS, CheckpointError, check_fits, check_hparams, check_vocabulary, check_weights, data_state,
+    first_embedding, read_checkpoint, read_tokenizer,
+)
+from textrnn.models.registry import MODELS, model_classes, model_path  # noqa: F401  (the allow-list)
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 PathLike = Union[str, Path]
-MODEL_MODULES = {"TextRNN": "text_rnn", "TextCNN": "text_cnn", "SineRNN": "sine", "LanguageModel": "language_model"}  # the allow-list
-# Where Lightning keeps a datamodule's state: under its class name, one of textrnn's text data modules.
-DATA_STATE_KEYS = ("TextDataModule", "LanguageModelDataModule")
-LIGHTNING_KEYS = ("_class_path", "_instantiator")  # what LightningCLI adds to the hyper-parameters
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: missing pieces, truncated or corrupt, unsafe, or not this model's."""
-
-
-def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """The checkpoint dict ``torch.load(path, weights_only=True)`` reads, or a `CheckpointError` saying in
-    one sentence why not.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        CheckpointError: a folder, a truncated or corrupt file, one that holds pickled Python objects
-            beyond tensors and plain types (refused: unpickling them could run code), or one that holds
-            something other than a dict.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
-    if not path.is_file():
-        raise CheckpointError(f"{str(path)!r} is not a file; give the path of a .ckpt file")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "weights only load failed" not in str(err).lower():
-            raise CheckpointError(f"{str(path)!r} is not a readable checkpoint (truncated or corrupt): {err}") from err
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
-        detail = f"found {found.group(1)}" if found else "refused by weights_only=True"
-        raise CheckpointError(
-            f"{str(path)!r} holds pickled Python objects beyond tensors and plain types ({detail}); "
-            "textrnn checkpoints never do, so it is refused (it could run code when loaded)"
-        ) from None
-    except Exception as err:  # zip, EOF, OS and unpickling errors of truncated or foreign files
-        raise CheckpointError(
-            f"{str(path)!r} is not a readable PyTorch checkpoint (truncated or corrupt?): {type(err).__name__}: {err}"
-        ) from err
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"{str(path)!r} holds a {type(checkpoint).__name__}, not a checkpoint dict")
-    return checkpoint
 
 
 def atomic_torch_save(obj: Any, path: PathLike) -> None:
     """``torch.save(obj, path)`` that never leaves a partial file at ``path``: temp file, fsync, replace."""
-    with atomic_write(path, binary=True) as file:
+    with atomic_write(path, binary=True, what="the checkpoint") as file:
         torch.save(obj, file)
 
 
@@ -116,73 +78,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return checkpoint
 
 
-def check_fits(model: nn.Module, checkpoint: dict[str, Any], where: str = "the checkpoint") -> None:
-    """Raise a `CheckpointError` unless ``checkpoint`` records ``model``'s class (when it records one),
-    its weights have ``model``'s shapes and its stored tokenizer (``checkpoint["TextDataModule"]["tokenizer"]``,
-    if any) has as many tokens as the model's embedding has rows. Catches a TextCNN checkpoint resumed
-    into a TextRNN, and a vocabulary swapped in from another run, which would otherwise feed ids of one
-    vocabulary into the embedding of another: no error, just wrong predictions."""
-    recorded = checkpoint.get("textrnn_model")
-    if recorded is not None and allowed_model(recorded, f"'textrnn_model' in {where}") is not type(model):
-        raise CheckpointError(f"{where} holds a {allowed_model(recorded).__name__} but the model here is a "
-                              f"{type(model).__name__}; use the config the checkpoint was trained with")
-    check_weights(model, checkpoint.get("state_dict"), where)
-    data = data_state(checkpoint)
-    if not isinstance(data, dict) or "tokenizer" not in data or first_embedding(model) is None:
-        return
-    tokenizer = read_tokenizer(data["tokenizer"], f"the tokenizer stored in {where}")
-    check_vocabulary(model, tokenizer, f"the tokenizer in {where}")
-
-
-def check_weights(model: nn.Module, weights: Any, where: str, strict: bool = False) -> None:
-    """Raise a `CheckpointError` unless every tensor of ``weights`` that ``model`` also has is of the same
-    shape (``strict``: and the two hold the same names)."""
-    if not isinstance(weights, dict):
-        raise CheckpointError(f"{where} has no 'state_dict' of weights (found {type(weights).__name__})")
-    own = model.state_dict()
-    wrong = [
-        f"{name} {tuple(weights[name].shape) if isinstance(weights[name], torch.Tensor) else type(weights[name]).__name__}"
-        f" vs {tuple(tensor.shape)}"
-        for name, tensor in own.items()
-        if name in weights and not (isinstance(weights[name], torch.Tensor) and weights[name].shape == tensor.shape)
-    ]
-    if strict:
-        wrong += [f"{name} missing" for name in own if name not in weights]
-        wrong += [f"{name!s} not in the model" for name in weights if name not in own]
-    if wrong:
-        raise CheckpointError(
-            f"the weights in {where} do not fit this {type(model).__name__} (checkpoint vs model: "
-            f"{'; '.join(wrong[:3])}); build the model with the arguments it was trained with, e.g. its run's config.yaml"
-        )
-
-
-def read_tokenizer(text: str, subject: str = "the stored tokenizer") -> "Tokenizer":
-    """The tokenizer a checkpoint stores as JSON, or a `CheckpointError` saying that ``subject`` cannot be read."""
-    from tokenizers import Tokenizer
-
-    try:
-        return Tokenizer.from_str(text)
-    except Exception as err:  # tokenizers raises its own Exception type for a bad JSON string
-        raise CheckpointError(f"{subject} cannot be read: {err}") from err
-
-
-def first_embedding(model: nn.Module) -> Optional[nn.Embedding]:
-    """The model's word embedding (its first `nn.Embedding`), or None."""
-    return next((module for module in model.modules() if isinstance(module, nn.Embedding)), None)
-
-
-def check_vocabulary(model: nn.Module, tokenizer: "Tokenizer", subject: str = "the tokenizer") -> None:
-    """Raise a `CheckpointError` unless ``tokenizer`` has one token per row of ``model``'s embedding
-    (``subject`` names the tokenizer in the message)."""
-    embedding = first_embedding(model)
-    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
-    if embedding is not None and vocab_size != embedding.num_embeddings:
-        raise CheckpointError(
-            f"{subject} has {vocab_size} tokens but the model's embedding has {embedding.num_embeddings} rows; "
-            "the vocabulary does not belong to these weights"
-        )
-
-
 # ---- everything read from a checkpoint, checked before use ---------------------------------------------
 
 
@@ -198,28 +93,12 @@ class CheckedCheckpoint:
     tokenizer: Optional["Tokenizer"] = None
 
 
-def model_classes() -> dict[str, type]:
-    """textrnn's own model classes, by every name a checkpoint or a config writes them with."""
-    import textrnn.models as models  # here, not at the top: the models import this module
-
-    classes = {}
-    for name, module in MODEL_MODULES.items():
-        for alias in (name, f"textrnn.models.{name}", f"textrnn.models.{module}.{name}"):
-            classes[alias] = getattr(models, name)
-    return classes
-
-
-def model_path(cls: type) -> str:
-    """The class path a config names ``cls`` by, e.g. ``textrnn.models.TextRNN``."""
-    return f"textrnn.models.{cls.__name__}"
-
-
 def allowed_model(name: Any, what: str = "the checkpoint") -> type:
     """The textrnn model class called ``name``; anything else is refused. A name is looked up, never imported."""
     classes = model_classes()
     if not isinstance(name, str) or name not in classes:
         raise CheckpointError(f"refusing model class {name!r} named by {what}: only textrnn's own models "
-                              f"({', '.join(MODEL_MODULES)}) are built from a checkpoint")
+                              f"({', '.join(MODELS)}) are built from a checkpoint")
     return classes[name]
 
 
@@ -242,10 +121,8 @@ def check_checkpoint(
     classes = {key: allowed_model(value, f"{key!r} in {where}") for key, value in recorded.items()}
     for key, named in classes.items():
         if base is not None and not issubclass(named, base):
-            hint = ("; fine-tune a classifier from it (--model.init_args.pretrained) or continue a prompt with "
-                    "textrnn generate") if named.__name__ == "LanguageModel" else ""
             raise CheckpointError(f"refusing model class {recorded[key]!r} named by {key!r} in {where}: "
-                                  f"a {named.__name__} is not a {base.__name__}{hint}")
+                                  f"a {named.__name__} is not a {base.__name__}")
     cls = next(iter(classes.values()), expected)
     if cls is None or len(set(classes.values())) > 1:
         raise CheckpointError(f"{where} names {'no model class' if cls is None else 'two model classes ' + str(recorded)}")
@@ -271,57 +148,6 @@ def check_checkpoint(
         return CheckedCheckpoint(cls, hparams)
     return CheckedCheckpoint(cls, hparams, *_check_data_state(data, model, where))
 
-
-def check_hparams(cls: type, hparams: Any, where: str) -> dict[str, Any]:
-    """``hparams`` as ``cls``'s constructor arguments: known names only, each a plain value of its annotated
-    type. Lightning's own keys (``_class_path``, ``_instantiator``) are dropped; any other key is refused."""
-    if not isinstance(hparams, dict):
-        raise CheckpointError(f"{where}: its 'hyper_parameters' is a {type(hparams).__name__}, not a dict")
-    params = [name for name, p in inspect.signature(cls.__init__).parameters.items()
-              if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    hints = typing.get_type_hints(cls.__init__)
-    checked = {}
-    for name, value in hparams.items():
-        if name in LIGHTNING_KEYS:
-            continue
-        if name not in params:
-            raise CheckpointError(f"{where}: hyper_parameters holds {name!r}, which is not an argument of "
-                                  f"{cls.__name__}; valid: {', '.join(params)}")
-        hint = hints.get(name)
-        if not _fits_type(value, hint):
-            raise CheckpointError(f"{where}: hyper_parameters {name!r} is {value!r} ({type(value).__name__}); "
-                                  f"{cls.__name__} takes {_type_name(hint)}")
-        checked[name] = list(value) if isinstance(value, (list, tuple)) else value
-    return checked
-
-
-def _type_name(hint: Any) -> str:
-    """``int``, ``bool``, ... or, for a choice, ``one of 'rnn', 'lstm', 'gru'``."""
-    if typing.get_origin(hint) is typing.Literal:
-        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
-    return getattr(hint, "__name__", None) or str(hint)
-
-
-def _fits_type(value: Any, hint: Any) -> bool:
-    """Whether ``value`` is a plain value of the annotation ``hint`` (bool is no int; floats are finite)."""
-    if hint is bool or hint is str:
-        return isinstance(value, hint)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if typing.get_origin(hint) is typing.Literal:  # a choice: cell, pooling, optimizer, ...
-        return value in typing.get_args(hint)
-    if typing.get_origin(hint) in (tuple, list):
-        return isinstance(value, (tuple, list)) and all(_fits_type(v, typing.get_args(hint)[0]) for v in value)
-    if typing.get_origin(hint) in (Union, types.UnionType):  # Optional[X], X | None
-        return any(_fits_type(value, arg) for arg in typing.get_args(hint))
-    return value is None if hint is type(None) else isinstance(value, (bool, int, float, str, type(None)))
-
-
-def data_state(checkpoint: dict[str, Any]) -> Any:
-    """The text datamodule's state in ``checkpoint`` (tokenizer, label names, ...), or None."""
-    return next((checkpoint[key] for key in DATA_STATE_KEYS if key in checkpoint), None)
 
 
 def _get(mapping: Any, *keys: str) -> Any:

@@ -148,12 +148,11 @@ def _as_texts(texts: Union[str, Sequence[str]]) -> list[str]:
     return texts
 
 
-def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) -> Classifier:
-    """Rebuild a trained classifier from a textrnn checkpoint file alone.
+def load_checkpoint(path: Union[str, Path], device: Union[str, torch.device, None] = None) -> Classifier:
+    """Rebuild a trained classifier from a textrnn checkpoint file alone (`textrnn.load` of a ``.ckpt``).
 
     Args:
-        path: a ``.ckpt`` written while training a textrnn text classifier (e.g. ``best-....ckpt``), or a
-            folder written by ``textrnn export`` (needs ``textrnn[onnx]``; see `textrnn.inference.onnx`).
+        path: a ``.ckpt`` written while training a textrnn text classifier (e.g. ``best-....ckpt``).
         device: where the model runs; None picks "cuda" when available, else "cpu".
 
     Raises:
@@ -164,10 +163,6 @@ def load(path: Union[str, Path], device: Union[str, torch.device, None] = None) 
             sizes, weights, vocabulary, label names, loader or random state).
     """
     path = Path(path)
-    if path.is_dir():  # a folder written by `textrnn export`: run it through onnxruntime
-        from textrnn.inference.onnx import load_exported
-
-        return load_exported(path, device)
     where = repr(str(path))
     device = resolve_device(device)  # a bad device fails before the file is read
     checkpoint = read_checkpoint(path, map_location="cpu")

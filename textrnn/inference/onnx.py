@@ -29,6 +29,10 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import math
+import os
+import shutil
+import uuid
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -39,8 +43,9 @@ from torch import Tensor, nn
 
 import textrnn
 from textrnn.data.tokenizer import PAD_TOKEN
+from textrnn.files import write_error
 from textrnn.inference.checkpoints import CheckpointError, read_tokenizer
-from textrnn.inference.classifier import Classifier, Prediction  # noqa: F401  (Prediction: the API it returns)
+from textrnn.inference.classifier import Classifier, Prediction, load_checkpoint  # noqa: F401  (Prediction: the API it returns)
 from textrnn.nn import RecurrentEncoder
 
 EXTRA = 'pip install "textrnn[onnx]"'
@@ -148,10 +153,15 @@ def parity(model: nn.Module, session: Any, ids: Tensor, lengths: Tensor) -> floa
 def export(ckpt_path: Union[str, Path], output: Union[str, Path]) -> Path:
     """Export a textrnn checkpoint to the folder ``output`` (created; the four files replaced) and check it.
 
+    The four files are written into a temporary folder beside ``output`` and moved into it only once all of
+    them are written and the model passed the parity check: a full disk, a failed check or a crash leaves
+    ``output`` as it was.
+
     Raises:
         MissingExtraError: onnx or onnxruntime is not installed.
         FileNotFoundError, CheckpointError: the checkpoint cannot be used (see `textrnn.load`).
         ValueError: ``output`` is a file, or the exported model disagrees with torch by more than 1e-4.
+        textrnn.files.WriteError: (an OSError) a file could not be written, e.g. the disk is full (ENOSPC).
     """
     require("onnx", "ONNX export")
     require("onnxruntime", "ONNX export")
@@ -160,21 +170,44 @@ def export(ckpt_path: Union[str, Path], output: Union[str, Path]) -> Path:
         raise ValueError(f"{str(ckpt_path)!r} is a folder (an exported model?); export takes a .ckpt file")
     if output.exists() and not output.is_dir():
         raise ValueError(f"--output {str(output)!r} is a file; give a folder to write {', '.join(FILES)} into")
-    source = textrnn.load(ckpt_path, device="cpu")
+    source = load_checkpoint(ckpt_path, device="cpu")
     model = source.model.to("cpu", torch.float32).eval()
+    target = Path(os.path.realpath(output))  # the staging folder on the same file system as the files
+    stage = target.parent / f".{target.name}.export-{uuid.uuid4().hex[:8]}"
+    try:
+        stage.mkdir(parents=True)
+        error = _write_export(source, model, ckpt_path, stage)
+        if not error <= PARITY_TOLERANCE:  # nothing is moved into `output`: no folder that looks usable
+            raise ValueError(f"the exported model disagrees with torch by {error:.2e} (limit {PARITY_TOLERANCE:.0e}) "
+                             f"on texts of lengths {list(PROBE_LENGTHS)}; please report it with the checkpoint's config")
+        for name in FILES:  # model.json, the card, last
+            with open(stage / name, "rb+") as handle:
+                os.fsync(handle.fileno())
+        output.mkdir(parents=True, exist_ok=True)
+        for name in FILES:
+            os.replace(stage / name, output / name)
+    except Exception as err:
+        failure = write_error(output, err, "the export folder", kept="nothing in it was replaced")
+        if failure is None:
+            raise
+        raise failure from err
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return output
+
+
+def _write_export(source: Classifier, model: nn.Module, ckpt_path: Path, folder: Path) -> float:
+    """Write the four files of an export of ``source`` into ``folder``; returns the parity error."""
     hparams = {k: v for k, v in dict(model.hparams).items() if not str(k).startswith("_")}
     vocab_size = source.tokenizer.get_vocab_size(with_added_tokens=True)
-    export_onnx(model, output / "model.onnx", vocab_size, source.pad_id)
+    export_onnx(model, folder / "model.onnx", vocab_size, source.pad_id)
 
     ids, lengths = probe_batch(vocab_size, source.pad_id)
-    error = parity(model, onnx_session(output / "model.onnx"), ids, lengths)
+    error = parity(model, onnx_session(folder / "model.onnx"), ids, lengths)
     if not error <= PARITY_TOLERANCE:
-        (output / "model.onnx").unlink()  # no half-written folder that looks usable
-        raise ValueError(f"the exported model disagrees with torch by {error:.2e} (limit {PARITY_TOLERANCE:.0e}) "
-                         f"on texts of lengths {list(PROBE_LENGTHS)}; please report it with the checkpoint's config")
-
-    source.tokenizer.save(str(output / "tokenizer.json"))
-    (output / "labels.json").write_text(json.dumps(source.label_names, ensure_ascii=False, indent=1) + "\n",
+        return error
+    source.tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / "labels.json").write_text(json.dumps(source.label_names, ensure_ascii=False, indent=1) + "\n",
                                         encoding="utf-8")
     truncation = source.tokenizer.truncation or {}
     card = {
@@ -194,8 +227,8 @@ def export(ckpt_path: Union[str, Path], output: Union[str, Path]) -> Path:
         "torch_version": torch.__version__.split("+")[0],
         "source_checkpoint": ckpt_path.name,
     }
-    (output / "model.json").write_text(json.dumps(card, indent=1, default=str) + "\n", encoding="utf-8")
-    return output
+    (folder / "model.json").write_text(json.dumps(card, indent=1, default=str) + "\n", encoding="utf-8")
+    return error
 
 
 class OnnxClassifier(Classifier):
@@ -254,44 +287,150 @@ def _read_json(path: Path, what: str) -> Any:
         raise CheckpointError(f"{str(path)!r} ({what}) is not valid JSON: {err}") from None
 
 
-def load_exported(folder: Union[str, Path], device: Union[str, torch.device, None] = None) -> OnnxClassifier:
-    """An `OnnxClassifier` from a folder written by `export` (``textrnn.load(folder)`` lands here).
+def _whole(value: Any, low: int, high: int | None = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
 
-    Raises:
-        MissingExtraError: onnxruntime is not installed.
-        CheckpointError: a file is missing or unreadable, or the files do not belong together.
-    """
-    folder = Path(folder)
+
+def _check_files(folder: Path) -> None:
+    """Every file of the export is a regular file inside ``folder`` (a link to a file inside is fine)."""
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
         raise CheckpointError(f"{str(folder)!r} is a folder but not an exported textrnn model: it lacks {missing} "
                               "(write one with `textrnn export --ckpt_path CKPT --output DIR`, or give a .ckpt file)")
-    resolved, providers = _providers(device)
-    card = _read_json(folder / "model.json", "the model card")
+    root = folder.resolve()
+    for name in FILES:
+        target = (folder / name).resolve()
+        if not target.is_relative_to(root):
+            raise CheckpointError(f"{str(folder / name)!r} is a link to {str(target)!r}, outside the folder; an exported "
+                                  "model's files must be inside it (copy the file in instead of linking it)")
+
+
+def _check_card(card: Any, path: Path) -> tuple[type, int, int, int]:
+    """The model class, number of classes, vocabulary size and pad id of a checked ``model.json``: every entry
+    textrnn reads has its type and range, and the model's arguments are the class's own (as in a checkpoint)."""
+    from textrnn.inference.checkpoints import allowed_model, check_hparams
+    from textrnn.models.classifier import TextClassifier
+
+    where = repr(str(path))
     if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise CheckpointError(f"{str(folder / 'model.json')!r} is not a textrnn export card (format {FORMAT!r})")
-    if card.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{str(folder)!r} was exported in format version {card.get('format_version')!r}; this "
+        raise CheckpointError(f"{where} is not a textrnn export card (format {FORMAT!r})")
+    version = card.get("format_version")
+    if not _whole(version, 0) or version != FORMAT_VERSION:
+        raise CheckpointError(f"{str(path.parent)!r} was exported in format version {version!r}; this "
                               f"textrnn {textrnn.__version__} reads version {FORMAT_VERSION}: export it again")
-    labels = _read_json(folder / "labels.json", "the class names")
+    from textrnn.nn.checks import MAX_VOCAB
+
+    for key, valid, what in (
+        ("num_classes", lambda v: _whole(v, 2, MAX_VOCAB), f"a whole number from 2 to {MAX_VOCAB:,}"),
+        ("vocab_size", lambda v: _whole(v, 1, MAX_VOCAB), f"a whole number from 1 to {MAX_VOCAB:,}"),
+        ("pad_id", lambda v: _whole(v, 0, card.get("vocab_size", 0) - 1 if _whole(card.get("vocab_size"), 1) else None),
+         "a token id below vocab_size"),
+        ("max_length", lambda v: v is None or _whole(v, 1), "null or a whole number >= 1"),
+        ("model_class", lambda v: isinstance(v, str), "a class name such as 'textrnn.models.text_rnn.TextRNN'"),
+        ("hyper_parameters", lambda v: isinstance(v, dict), "a JSON object of the model's arguments"),
+        ("opset", lambda v: v is None or _whole(v, 1), "a whole number >= 1"),
+        ("export_parity", lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  and math.isfinite(v) and v >= 0), "a finite number >= 0"),
+    ):
+        if key not in card and key in ("opset", "export_parity", "max_length"):
+            continue
+        if key not in card:
+            raise CheckpointError(f"{where} lacks {key!r} ({what}); export the checkpoint again")
+        if not valid(card[key]):
+            raise CheckpointError(f"{where}: {key} is {card[key]!r}; it must be {what}")
+    for key in ("textrnn_version", "torch_version", "source_checkpoint"):
+        if key in card and not isinstance(card[key], str):
+            raise CheckpointError(f"{where}: {key} is {card[key]!r}; it must be a string")
+    cls = allowed_model(card["model_class"], f"'model_class' in {where}")
+    if not issubclass(cls, TextClassifier):
+        raise CheckpointError(f"refusing model class {card['model_class']!r} named by 'model_class' in {where}: "
+                              f"a {cls.__name__} is not a {TextClassifier.__name__}")
+    hparams = check_hparams(cls, card["hyper_parameters"], where)
+    for key in ("num_classes", "vocab_size", "pad_id"):
+        if key in hparams and hparams[key] != card[key]:
+            raise CheckpointError(f"{where}: hyper_parameters {key} is {hparams[key]!r} but {key} is {card[key]!r}; "
+                                  "the card contradicts itself")
+    return cls, card["num_classes"], card["vocab_size"], card["pad_id"]
+
+
+def _check_labels(labels: Any, path: Path, num_classes: int) -> list[str]:
     if not isinstance(labels, list) or not labels or not all(isinstance(name, str) for name in labels):
-        raise CheckpointError(f"{str(folder / 'labels.json')!r} must hold a JSON list of class names, got {labels!r}")
-    if card.get("num_classes") != len(labels):
-        raise CheckpointError(f"{str(folder)!r}: {len(labels)} class names in labels.json for a model of "
-                              f"{card.get('num_classes')!r} classes (model.json)")
-    tokenizer = read_tokenizer((folder / "tokenizer.json").read_text(encoding="utf-8"),
-                               f"{str(folder / 'tokenizer.json')!r}")
-    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
-    if card.get("vocab_size") != vocab_size:
-        raise CheckpointError(f"{str(folder)!r}: tokenizer.json has {vocab_size} tokens but the model was exported "
-                              f"for {card.get('vocab_size')!r}; the files do not belong together")
-    pad_id = card.get("pad_id", tokenizer.token_to_id(PAD_TOKEN))
-    if not isinstance(pad_id, int) or not 0 <= pad_id < vocab_size:
-        raise CheckpointError(f"{str(folder)!r}: pad_id {pad_id!r} in model.json is not a token id below {vocab_size}")
-    session = onnx_session(folder / "model.onnx", providers)
-    names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
-    if sorted(names[0]) != sorted(INPUTS) or names[1] != [OUTPUT]:
-        raise CheckpointError(f"{str(folder / 'model.onnx')!r} has inputs {names[0]} and outputs {names[1]}; an "
+        raise CheckpointError(f"{str(path)!r} must hold a JSON list of class names, got {labels!r}")
+    duplicates = sorted({name for name in labels if labels.count(name) > 1})
+    if duplicates:
+        raise CheckpointError(f"{str(path)!r}: the class names {labels} repeat {duplicates}; every class needs its own name")
+    if len(labels) != num_classes:
+        raise CheckpointError(f"{str(path.parent)!r}: {len(labels)} class names in labels.json for a model of "
+                              f"{num_classes} classes (model.json)")
+    return labels
+
+
+def _check_graph(session: Any, path: Path, num_classes: int, vocab_size: int, pad_id: int) -> None:
+    """The graph takes int64 ``ids`` and ``lengths``, accepts every token id of the vocabulary and returns
+    ``num_classes`` float32 probabilities per text (run once on a one-token text of the highest id)."""
+    where = repr(str(path))
+    inputs = {i.name: i.type for i in session.get_inputs()}
+    outputs = [(o.name, o.type, o.shape) for o in session.get_outputs()]
+    if sorted(inputs) != sorted(INPUTS) or [o[0] for o in outputs] != [OUTPUT]:
+        raise CheckpointError(f"{where} has inputs {list(inputs)} and outputs {[o[0] for o in outputs]}; an "
                               f"exported textrnn model has inputs {list(INPUTS)} and output [{OUTPUT!r}]")
-    model_class = str(card.get("model_class", "model")).rpartition(".")[2]
-    return OnnxClassifier(session, tokenizer, labels, pad_id, model_class, resolved)
+    wrong = [f"{name} is {kind}" for name, kind in inputs.items() if kind != "tensor(int64)"]
+    wrong += [f"{OUTPUT} is {outputs[0][1]}"] if outputs[0][1] != "tensor(float)" else []
+    shape = outputs[0][2]
+    if wrong or len(shape) != 2:
+        raise CheckpointError(f"{where}: {'; '.join(wrong) or f'{OUTPUT} has shape {shape}'}; an exported textrnn "
+                              f"model takes int64 ids and lengths and returns float32 {OUTPUT} (batch, classes)")
+    if isinstance(shape[1], int) and shape[1] != num_classes:
+        raise CheckpointError(f"{where} returns {shape[1]} class probabilities per text, but model.json and "
+                              f"labels.json name {num_classes} classes; the files do not belong together")
+    ids = torch.tensor([[vocab_size - 1 if vocab_size - 1 != pad_id else 0]])
+    try:
+        probs = run_session(session, ids, torch.tensor([1]))
+    except Exception as err:  # onnxruntime's own error types: an id beyond the graph's embedding, mostly
+        raise CheckpointError(f"{where} cannot classify a text of token id {int(ids)} (tokenizer.json has "
+                              f"{vocab_size} tokens): {' '.join(str(err).split())[:300]}") from None
+    if tuple(probs.shape) != (1, num_classes):
+        raise CheckpointError(f"{where} returns {tuple(probs.shape)[1:]} class probabilities per text, but model.json "
+                              f"and labels.json name {num_classes} classes; the files do not belong together")
+
+
+def load_exported(folder: Union[str, Path], device: Union[str, torch.device, None] = None) -> OnnxClassifier:
+    """An `OnnxClassifier` from a folder written by `export` (``textrnn.load(folder)`` lands here).
+
+    Every file is checked as strictly as a checkpoint before use: the four files are regular files inside
+    the folder (no links out of it); ``model.json`` has every entry of its type and range and names an
+    allowed model class with its own arguments; ``labels.json`` is a list of distinct names, as many as
+    the graph returns probabilities; ``tokenizer.json`` is a tokenizer with the card's vocabulary size,
+    pad id and max_length; the graph has the right inputs and outputs and runs on the vocabulary's last id.
+
+    Raises:
+        MissingExtraError: onnxruntime is not installed.
+        CheckpointError: a file is missing, unreadable, out of range, or the files do not belong together.
+    """
+    folder = Path(folder)
+    _check_files(folder)
+    resolved, providers = _providers(device)
+    cls, num_classes, vocab_size, pad_id = _check_card(_read_json(folder / "model.json", "the model card"),
+                                                       folder / "model.json")
+    labels = _check_labels(_read_json(folder / "labels.json", "the class names"), folder / "labels.json", num_classes)
+    where = f"{str(folder / 'tokenizer.json')!r}"
+    try:
+        text = (folder / "tokenizer.json").read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise CheckpointError(f"{where} is not valid UTF-8 JSON: {err}") from None
+    tokenizer = read_tokenizer(text, where)
+    tokens = tokenizer.get_vocab_size(with_added_tokens=True)
+    if tokens != vocab_size:
+        raise CheckpointError(f"{str(folder)!r}: tokenizer.json has {tokens} tokens but the model was exported "
+                              f"for {vocab_size}; the files do not belong together")
+    if tokenizer.token_to_id(PAD_TOKEN) not in (None, pad_id):
+        raise CheckpointError(f"{str(folder)!r}: tokenizer.json pads with id {tokenizer.token_to_id(PAD_TOKEN)} but "
+                              f"model.json says pad_id {pad_id}; the files do not belong together")
+    truncation = (tokenizer.truncation or {}).get("max_length")
+    card_max_length = json.loads((folder / "model.json").read_text(encoding="utf-8")).get("max_length")
+    if card_max_length is not None and truncation != card_max_length:
+        raise CheckpointError(f"{str(folder)!r}: tokenizer.json truncates texts at {truncation!r} tokens but model.json "
+                              f"says max_length {card_max_length}; the files do not belong together")
+    session = onnx_session(folder / "model.onnx", providers)
+    _check_graph(session, folder / "model.onnx", num_classes, vocab_size, pad_id)
+    return OnnxClassifier(session, tokenizer, labels, pad_id, cls.__name__, resolved)

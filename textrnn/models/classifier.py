@@ -13,7 +13,7 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.data.tokenizer import SPECIAL_TOKENS
-from textrnn.inference.checkpoints import check_fits, first_embedding
+from textrnn.inference.fits import check_fits, first_embedding
 from textrnn.models.optim import LRSchedule, Optimizer, build_optimizer
 from textrnn.nn.checks import check_positive, check_size
 from textrnn.nn.vectors import SOURCES_HELP, Coverage, fill_embedding

@@ -224,7 +224,7 @@ class LanguageModel(pl.LightningModule):
         return build_optimizer(self, hp.optimizer, hp.lr, hp.weight_decay, hp.lr_schedule)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        from textrnn.inference.checkpoints import check_fits
+        from textrnn.inference.fits import check_fits
 
         check_fits(self, checkpoint)  # another model's or another vocabulary's checkpoint: one clear error
 

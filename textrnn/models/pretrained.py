@@ -6,6 +6,7 @@ encoder in. Each mismatch is one error naming both values.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,34 +20,66 @@ SHARED_ARGS = ("embedding_dim", "hidden_size", "cell", "nonlinearity", "num_laye
 def resolve_pretrained(source: str) -> Path:
     """The checkpoint file ``source`` names: a file, or a run folder (``runs/lm_bilstm``: its newest
     ``version_*/checkpoints/last.ckpt``; a ``version_N`` folder: its ``checkpoints/last.ckpt``)."""
-    path = Path(source).expanduser()
-    if path.is_file():
-        return path
-    if path.is_dir():
-        if (path / "checkpoints" / "last.ckpt").is_file():
-            return path / "checkpoints" / "last.ckpt"
-        runs = {}
-        for found in path.glob("version_*/checkpoints/last.ckpt"):
-            version = found.parts[-3].removeprefix("version_")
-            if version.isdigit():
-                runs[int(version)] = found
-        if runs:
-            return runs[max(runs)]
-        raise FileNotFoundError(f"pretrained {source!r} is a folder without version_*/checkpoints/last.ckpt; "
-                                "train the language model first (textrnn fit --config lm_bilstm) or give a .ckpt file")
-    raise FileNotFoundError(f"pretrained {source!r}: no such file or folder; train the language model first "
-                            "(textrnn fit --config lm_bilstm) or give the path of its .ckpt file")
+    from textrnn.data.text import newest_checkpoint
+
+    return Path(newest_checkpoint(source))
 
 
-def read_language_model(source: str) -> tuple[Path, Any, Any]:
-    """The checked language-model checkpoint ``source`` names: (path, `CheckedCheckpoint`, the raw dict)."""
-    from textrnn.inference.checkpoints import check_checkpoint, read_checkpoint
+@dataclass(frozen=True)
+class PretrainedLM:
+    """A language-model checkpoint, every value used checked: its file, constructor arguments, tokenizer
+    and weights (``state_dict``, the shapes those arguments build)."""
+
+    path: Path
+    hparams: dict[str, Any]
+    tokenizer: Any
+    state_dict: dict[str, Any]
+    level: str = "word"
+
+    def build(self) -> Any:
+        """The `LanguageModel` with these weights (eval mode)."""
+        from textrnn.models.language_model import LanguageModel
+
+        model = LanguageModel(**self.hparams)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+
+def read_language_model(source: str) -> PretrainedLM:
+    """The language-model checkpoint ``source`` names (`resolve_pretrained`), read with weights_only and
+    checked: it must record a `LanguageModel`, arguments of that class's types, weights of the shapes they
+    build and a tokenizer with one token per embedding row. One `CheckpointError` naming the value otherwise."""
+    from textrnn.inference.fits import (
+        CheckpointError, check_hparams, check_vocabulary, check_weights, class_names, data_state, read_checkpoint,
+        read_tokenizer,
+    )
     from textrnn.models.language_model import LanguageModel
 
     path = resolve_pretrained(source)
+    where = repr(str(path))
     checkpoint = read_checkpoint(path)
-    checked = check_checkpoint(checkpoint, repr(str(path)), expected=LanguageModel, require_data=True)
-    return path, checked, checkpoint
+    hparams = checkpoint.get("hyper_parameters")
+    recorded = [checkpoint.get("textrnn_model"), hparams.get("_class_path") if isinstance(hparams, dict) else None]
+    names = class_names(LanguageModel)
+    wrong = [name for name in recorded if name is not None and name not in names]
+    if wrong or not any(recorded):
+        found = wrong[0] if wrong else "no model class"
+        raise CheckpointError(f"{where} is not a language model (it names {found!r}); give a checkpoint "
+                              "written by textrnn fit --config lm_bilstm (a LanguageModel)")
+    hparams = check_hparams(LanguageModel, hparams if isinstance(hparams, dict) else {}, where)
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated before they match the stored weights
+            model = LanguageModel(**hparams)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{where}: cannot rebuild LanguageModel from its hyper_parameters: {err}") from None
+    check_weights(model, checkpoint.get("state_dict"), where, strict=True)
+    data = data_state(checkpoint)
+    if not isinstance(data, dict) or not isinstance(data.get("tokenizer"), str):
+        raise CheckpointError(f"{where} holds no tokenizer (a JSON string in its datamodule state)")
+    tokenizer = read_tokenizer(data["tokenizer"], f"{where}: the stored tokenizer")
+    check_vocabulary(model, tokenizer, f"{where}: the tokenizer")
+    level = data.get("level") if data.get("level") in ("word", "char") else "word"
+    return PretrainedLM(path, hparams, tokenizer, checkpoint["state_dict"], level)
 
 
 def tokenizer_signature(tokenizer: Any) -> str:
@@ -67,10 +100,10 @@ def load_pretrained_encoder(model: nn.Module, source: str, tokenizer: Optional[A
     Returns:
         A description of what was loaded, for the log.
     """
-    from textrnn.inference.checkpoints import CheckpointError
+    from textrnn.inference.fits import CheckpointError
 
-    path, checked, checkpoint = read_language_model(source)
-    lm_args, where = checked.hparams, repr(str(path))
+    lm = read_language_model(source)
+    lm_args, where = lm.hparams, repr(str(lm.path))
     own = model.hparams
     wrong = [f"{name}: {lm_args.get(name)!r} there, {own.get(name)!r} here" for name in SHARED_ARGS
              if name in lm_args and lm_args[name] != own.get(name)]
@@ -81,12 +114,12 @@ def load_pretrained_encoder(model: nn.Module, source: str, tokenizer: Optional[A
     if wrong:
         raise CheckpointError(f"the language model {where} does not fit this {type(model).__name__} ("
                               + "; ".join(wrong) + "); give the classifier the language model's architecture")
-    if tokenizer is not None and tokenizer_signature(tokenizer) != tokenizer_signature(checked.tokenizer):
+    if tokenizer is not None and tokenizer_signature(tokenizer) != tokenizer_signature(lm.tokenizer):
         raise CheckpointError(
             f"the data's vocabulary ({tokenizer.get_vocab_size()} tokens) is not the language model's "
-            f"({checked.tokenizer.get_vocab_size()} tokens, {where}); fine-tune with its tokenizer: "
-            f"--data.init_args.tokenizer_from {str(path)!r} (the CLI sets it from --model.init_args.pretrained)")
-    weights = checkpoint["state_dict"]
+            f"({lm.tokenizer.get_vocab_size()} tokens, {where}); fine-tune with its tokenizer: "
+            f"--data.init_args.tokenizer_from {str(lm.path)!r} (the CLI sets it from --model.init_args.pretrained)")
+    weights = lm.state_dict
     own_state = model.state_dict()
     copied = 0
     with torch.no_grad():
