@@ -1,22 +1,24 @@
-"""How fast is ``textrnn serve`` under load, and how close to the model's own speed? Starts the server on a
-free loopback port (a subprocess, ``python -m textrnn.cli serve``), waits for ``GET /health``, and sends a
-bounded number of requests from a client in another process (aiohttp, keep-alive connections):
+"""How fast is ``textrnn serve`` under load, and how close to the model's own speed? Starts two servers on free
+loopback ports (subprocesses, ``python -m textrnn.cli serve``): one with ``--max_batch_size`` (batching on)
+and one with ``--max_batch_size 1``; waits for ``GET /health``; then sends a bounded number of requests from
+a client in another process (aiohttp, keep-alive connections):
 
 * ``single_c1``, ``single_c8``, ``single_c32``: one text per request, ``--requests`` requests at concurrency
   1, 8 and 32;
 * ``batch32_c4``: the same texts as requests of 32 texts, 4 at a time;
-* ``single_c32_nobatch``: ``single_c32`` again against a second server started with ``--max_batch_size 1``.
+* ``single_c32_nobatch``: ``single_c32`` against the ``--max_batch_size 1`` server.
 
 Each scenario prints texts/s, requests/s, p50/p95/p99 latency (ms), ``errors`` (an answer other than 200,
 or the wrong number of rows), ``dropped`` (no answer: a connection error or a client timeout) and
 ``mismatches`` (a label that differs from the in-process prediction of the same text). The ceiling is
-the same texts through ``textrnn.load(path).predict(texts, batch_size=64)`` in this process, measured
-before the servers start and again after they stop (the machine may be shared; both are printed, their
-mean is the ceiling). Every scenario runs ``--rounds`` times and reports its fastest round, as the
-ceiling does. Lines, the last three being the summary:
+the same texts through ``textrnn.load(path).predict(texts, batch_size=64)`` in this process, on the same
+number of threads as a server worker (``--threads``, default 1). The machine may be shared, so the work
+runs in ``--rounds`` rounds, each being the ceiling then every scenario once (the servers idle without
+spinning while the others run), and each reports its fastest round. Lines, the last ones the summary:
 
-    ceiling texts_s=<mean> before=<t> after=<t>
     scenario=<name> texts=<n> requests=<r> texts_s=<t> requests_s=<q> p50_ms=.. p95_ms=.. p99_ms=.. errors=0 dropped=0 mismatches=0
+    ceiling texts_s=<t> (...)
+    server_exit_codes=[0, 0] total_errors=0 total_dropped=0 total_mismatches=0
     serve_efficiency=<single_c32 texts/s / ceiling texts/s>
     p99_ms_c8=<single_c8's p99>
     batching_speedup=<single_c32 texts/s / single_c32_nobatch texts/s>
