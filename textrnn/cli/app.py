@@ -40,6 +40,7 @@ MORE_SUBCOMMANDS = {
     "classify": ("textrnn.cli.classify", "Classify texts with a checkpoint or exported model (textrnn classify --help)."),
     "export": ("textrnn.cli.export", "Export a checkpoint to ONNX, needs textrnn[onnx] (textrnn export --help)."),
     "generate": ("textrnn.cli.generate", "Continue a prompt with a language model (textrnn generate --help)."),
+    "serve": ("textrnn.cli.serve", "Serve a checkpoint or export over HTTP, needs textrnn[serve] (textrnn serve --help)."),
 }
 
 
