@@ -168,6 +168,11 @@ class TextDataModule(LightningDataModule):
                 raise ValueError(f"the checkpoint's model is {'multi' if self._multi_label else 'single'}-label but "
                                  f"the data is {'multi' if self._prepared.multi_label else 'single'}-label")
             self._multi_label = self._prepared.multi_label
+            # Detected from the data (a list column, label_separator, label_columns): the hyper-parameter says
+            # what the module is, as the model's linked multi_label does (Lightning requires the two to agree).
+            self.hparams.multi_label = self._multi_label
+            if getattr(self, "_hparams_initial", None) is not None:  # what the loggers record
+                self._hparams_initial.multi_label = self._multi_label
             self._relabel()
         if self._tokenizer is None:
             self._tokenizer = Tokenizer.from_str(self._prepared.tokenizer)
