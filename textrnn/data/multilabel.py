@@ -22,8 +22,9 @@ splitting, then missing splits are carved, seeded, stratified **by each example'
 with the fewest training examples; the empty set is a stratum of its own). That keeps every label,
 rare ones above all, at about its share in every split, which is what stratification must achieve for
 multi-label data; iterative stratification (Sechidis et al. 2011) balances all labels at once at a higher
-cost. A stratum with a single example joins a stratum "other" so sklearn can split it; if the data is
-too small even for that, the split is plain seeded random, with a warning.
+cost. A stratum with a single example joins a stratum "other" (a lone example there joins the largest
+stratum) so sklearn can split it; if the data is too small even for that, the split is plain seeded
+random, with a warning.
 
 Labels per split are multi-hot ``uint8`` arrays ``(N, L)`` in the order of the label names.
 """
@@ -171,12 +172,16 @@ def label_ids_to_multi_hot(ids: Sequence[Sequence[int]], num_labels: int) -> np.
 
 def rarest_label_strata(y: np.ndarray) -> np.ndarray:
     """Each row's stratum: the index of its rarest label (by counts over ``y``), or L for the empty set;
-    strata with a single row are merged into one stratum L + 1."""
+    strata with a single row are merged into one stratum L + 1 (a single row there joins the largest)."""
     counts = y.sum(axis=0).astype(np.float64)  # (L,)
     cost = np.where(y.astype(bool), counts[None, :], np.inf)  # (N, L)
     strata = np.where(y.any(axis=1), cost.argmin(axis=1), y.shape[1]).astype(np.int64)
     sizes = Counter(strata.tolist())
-    return np.array([s if sizes[s] > 1 else y.shape[1] + 1 for s in strata.tolist()], dtype=np.int64)
+    strata = np.array([s if sizes[s] > 1 else y.shape[1] + 1 for s in strata.tolist()], dtype=np.int64)
+    other = strata == y.shape[1] + 1
+    if other.sum() == 1:  # a lone row in "other" too: it joins the largest stratum
+        strata[other] = Counter(strata[~other].tolist()).most_common(1)[0][0] if (~other).any() else 0
+    return strata
 
 
 def stratified_multilabel(
@@ -241,7 +246,8 @@ def make_multilabel_splits(
         if len(rows["train"]) < 3:
             raise ValueError(f"only {len(rows['train'])} distinct training texts: too few to split")
     sources = dict(found)
-    labels, train = y["train"], rows["train"]
+    # Stratify on the labels in name order, so that a checkpoint's own label order splits the same way.
+    labels, train = y["train"][:, np.argsort(np.array(names, dtype=object), kind="stable")], rows["train"]
     if "validation" not in found and "test" not in found:
         n = len(train)
         train, rows["test"] = stratified_multilabel(train, labels, _count(test_fraction, n), seed, "test")
