@@ -36,6 +36,7 @@ PathLike = Union[str, Path]
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
 OUTPUT_FORMATS = (".csv", ".jsonl")
 # csv's default field limit is 131,072 characters; training reads long texts, so inference must too.
+LABEL_JOIN = "|"  # a label set in one CSV cell: "politics|sports"
 CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # the largest a C long takes on every platform
 
 
@@ -306,7 +307,9 @@ def write_rows(rows: Iterable[dict[str, Any]], path: PathLike, columns: Sequence
         if out.suffix.lower() == ".csv":
             writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(rows)
+            # A list (a multi-label prediction's label set) is one cell, its items joined by LABEL_JOIN.
+            writer.writerows({k: LABEL_JOIN.join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
+                             for row in rows)
         else:
             for row in rows:
                 handle.write(json.dumps({key: row.get(key) for key in columns}, ensure_ascii=False) + "\n")
@@ -333,20 +336,24 @@ def write_json(data: Any, path: PathLike) -> None:
 
 def prediction_rows(
     texts: Sequence[str], probs: Sequence[Sequence[float]], label_names: Sequence[str],
-    index: Optional[Sequence[int]] = None,
+    index: Optional[Sequence[int]] = None, label_sets: Optional[Sequence[Sequence[str]]] = None,
 ) -> list[dict[str, object]]:
-    """One flat row per text: index (default: its position), text, label, confidence, prob_<class> per class."""
+    """One flat row per text: index (default: its position), text, label, confidence, prob_<class> per class;
+    with ``label_sets`` (multi-label) also ``labels``, the labels chosen (a list; ``|``-joined in CSV)."""
     rows = []
     for i, (text, row) in enumerate(zip(texts, probs)):
         best = max(range(len(row)), key=row.__getitem__)
         rows.append({"index": i if index is None else int(index[i]), "text": text, "label": label_names[best],
                      "confidence": float(row[best]), **{f"prob_{name}": float(p) for name, p in zip(label_names, row)}})
+        if label_sets is not None:
+            rows[-1]["labels"] = list(label_sets[i])
     return rows
 
 
-def prediction_columns(label_names: Sequence[str]) -> list[str]:
-    """The columns of `prediction_rows`, in order."""
-    return ["index", "text", "label", "confidence", *(f"prob_{name}" for name in label_names)]
+def prediction_columns(label_names: Sequence[str], multi_label: bool = False) -> list[str]:
+    """The columns of `prediction_rows`, in order (``labels`` after ``label`` for multi-label predictions)."""
+    return ["index", "text", "label", *(["labels"] if multi_label else []), "confidence",
+            *(f"prob_{name}" for name in label_names)]
 
 
 

@@ -39,6 +39,7 @@ class PredictionWriter(BasePredictionWriter):
             (``datamodule.texts("test")``), which its ``predict_dataloader`` serves.
         label_names: class names, logit i is label_names[i]; None takes the datamodule's.
         inputs: files ``output`` must not be (the input file, the checkpoint, the data files).
+        top_k: multi-label: choose each text's k most probable labels instead of the model's thresholds.
     """
 
     def __init__(
@@ -48,8 +49,10 @@ class PredictionWriter(BasePredictionWriter):
         texts: Optional[Sequence[str]] = None,
         label_names: Optional[Sequence[str]] = None,
         inputs: Sequence[str] = (),
+        top_k: Optional[int] = None,
     ) -> None:
         super().__init__(write_interval="batch")
+        self.top_k = top_k
         self.inputs = [str(path) for path in inputs]
         self.output = check_output(output, self.inputs, overwrite)  # refuse a bad output before predicting
         self.overwrite = overwrite
@@ -91,10 +94,17 @@ class PredictionWriter(BasePredictionWriter):
         data = trainer.datamodule
         texts = self.texts if self.texts is not None else data.texts("test")
         names = self.label_names if self.label_names is not None else [str(name) for name in data.label_names]
-        rows = prediction_rows([texts[i] for i in index], probs.tolist(), names, index=index.tolist())
+        multi = bool(getattr(pl_module, "multi_label", False))
+        sets = None
+        if multi:  # the model's stored per-label thresholds (or top_k), as every prediction path decides
+            from textrnn.models.multilabel import decide
+
+            chosen = decide(probs, pl_module.thresholds, self.top_k)
+            sets = [[names[j] for j in np.flatnonzero(row)] for row in chosen]
+        rows = prediction_rows([texts[i] for i in index], probs.tolist(), names, index=index.tolist(), label_sets=sets)
         inputs = [*self.inputs, *_data_files(getattr(data, "hparams", {}).get("data_files"))]
         try:
-            write_rows(rows, self.output, prediction_columns(names), inputs, self.overwrite)
+            write_rows(rows, self.output, prediction_columns(names, multi), inputs, self.overwrite)
         except WriteError:  # a full disk: one line naming the file and the cause, the old file kept
             raise
         except OSError as err:  # a folder removed meanwhile: one line, the old file kept
@@ -114,6 +124,8 @@ def add_prediction_arguments(parser: Any) -> None:
     parser.add_argument("--input", type=Optional[str], default=None,
                         help=f"predict these texts instead of the test split: {', '.join(INPUT_FORMATS)}")
     parser.add_argument("--text_column", type=str, default="text", help="the text column of a .csv or .jsonl --input")
+    parser.add_argument("--top_k", type=Optional[int], default=None,
+                        help="multi-label: the k most probable labels instead of the stored thresholds")
 
 
 def _data_files(value: Any) -> Iterable[str]:
@@ -165,7 +177,8 @@ def run_predict(trainer: pl.Trainer, model: pl.LightningModule, datamodule: Any,
         return trainer.predict(model, datamodule=datamodule, **kwargs)
     inputs = protected_inputs(options)
     if not options.get("input"):
-        trainer.callbacks.append(PredictionWriter(output, bool(options.get("overwrite")), inputs=inputs))
+        trainer.callbacks.append(PredictionWriter(output, bool(options.get("overwrite")), inputs=inputs,
+                                                  top_k=options.get("top_k")))
         return trainer.predict(model, datamodule=datamodule, **kwargs)
     if not hasattr(datamodule, "tokenizer"):
         raise ValueError(f"--input takes texts for a text classifier's datamodule; {type(datamodule).__name__} "
@@ -181,5 +194,5 @@ def run_predict(trainer: pl.Trainer, model: pl.LightningModule, datamodule: Any,
     hparams = datamodule.hparams
     loader = texts_loader(datamodule, texts, hparams.get("eval_batch_size") or 2 * hparams.get("batch_size", 32))
     trainer.callbacks.append(PredictionWriter(output, bool(options.get("overwrite")), texts,
-                                              datamodule.label_names, inputs))
+                                              datamodule.label_names, inputs, options.get("top_k")))
     return trainer.predict(model, dataloaders=loader, **kwargs)

@@ -9,6 +9,10 @@
 - ``confusion_matrix.csv`` and ``confusion_matrix.png``: rows are true classes, columns predicted;
 - ``worst_examples.csv``: the test texts the model got most wrong, misclassified ones first (most
   confident first), then the correct ones with the lowest probability on their true class.
+
+A multi-label model gets its own report instead (`textrnn.callbacks.multilabel_report`): micro/macro-F1,
+subset accuracy, Hamming loss and per-label scores in ``report.json``, ``per_label_f1.png``, and the
+worst examples by the symmetric difference of the true and predicted label sets.
 """
 
 from __future__ import annotations
@@ -75,7 +79,8 @@ class ClassificationReport(pl.Callback):
             raise TypeError(f"ClassificationReport needs {type(pl_module).__name__}.test_step to return the "
                             f"logits (B, C) as TextClassifier.test_step does; it returned {type(outputs).__name__}")
         logits = outputs  # (B, C), computed by test_step under the trainer's precision
-        self._probs.append(logits.float().softmax(dim=-1).cpu())
+        multi = getattr(pl_module, "multi_label", False)
+        self._probs.append((logits.float().sigmoid() if multi else logits.float().softmax(dim=-1)).cpu())
         self._labels.append(batch["labels"].cpu())
         self._index.append(batch["index"].cpu())
 
@@ -89,10 +94,10 @@ class ClassificationReport(pl.Callback):
             count = int(pl_module.all_gather(torch.tensor(len(index), device=pl_module.device)).max())
             pad = count - len(index)
             probs = torch.cat([probs, probs.new_zeros(pad, num_classes)])
-            labels = torch.cat([labels, labels.new_full((pad,), -1)])
+            labels = torch.cat([labels, labels.new_full((pad, *labels.shape[1:]), -1)])
             index = torch.cat([index, index.new_full((pad,), -1)])
             gathered = [pl_module.all_gather(t.to(pl_module.device)).cpu() for t in (probs, labels, index)]
-            probs, labels, index = gathered[0].flatten(0, 1), gathered[1].flatten(), gathered[2].flatten()
+            probs, labels, index = gathered[0].flatten(0, 1), gathered[1].flatten(0, 1), gathered[2].flatten()
         probs, labels, index = probs.numpy(), labels.numpy(), index.numpy()
         keep = index >= 0
         _, first = np.unique(index[keep], return_index=True)  # one row per test text, sorted by index
@@ -115,6 +120,19 @@ class ClassificationReport(pl.Callback):
         names = [str(name) for name in getattr(data, "label_names", range(num_classes))]
         texts = data.texts("test") if hasattr(data, "texts") else None
         snippets = [self._snippet(texts[i]) if texts is not None else "" for i in index]
+        if getattr(pl_module, "multi_label", False):
+            from textrnn.callbacks.multilabel_report import write_multilabel_report
+
+            thresholds = pl_module.thresholds.detach().float().cpu().tolist()
+            self.last_report = write_multilabel_report(out, probs, labels, index, snippets, names, thresholds,
+                                                       self.worst)
+            Console().print(
+                f"Classification report: micro-F1 {self.last_report['f1_micro']:.4f}, macro-F1 "
+                f"{self.last_report['f1_macro']:.4f}, subset accuracy {self.last_report['subset_accuracy']:.4f} "
+                f"on {len(index)} test texts -> {printable(out)}",
+                markup=False, highlight=False, soft_wrap=True,
+            )
+            return
         predicted = probs.argmax(axis=1)  # (N,)
 
         self.last_report = classification_summary(labels, predicted, names)

@@ -34,7 +34,7 @@ from textrnn.files import printable
 from textrnn.callbacks.predictions import add_prediction_arguments, check_prediction_options, run_predict
 from textrnn.callbacks.training import ResumeRNGState, StopOnNonFiniteLoss, StoppedBySignal, StopOnSignal
 
-LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id")
+LINKED_FROM_DATA = ("vocab_size", "num_classes", "pad_id", "multi_label")
 # Subcommands outside LightningCLI (plain argparse): name -> (module with main(argv) -> exit code, help line).
 MORE_SUBCOMMANDS = {
     "classify": ("textrnn.cli.classify", "Classify texts with a checkpoint or exported model (textrnn classify --help)."),

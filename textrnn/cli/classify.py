@@ -11,6 +11,10 @@ columns ``index``, ``text``, ``label``, ``confidence`` and one ``prob_<class>`` 
 only with ``--overwrite``, and it is written atomically (`textrnn.files`). Without ``--output`` a table
 is printed, control characters escaped. The model is rebuilt from the checkpoint alone (`textrnn.load`):
 no config, data or network.
+
+A multi-label model's rows carry ``labels`` too, the label set chosen (``|``-joined in CSV, a list in
+JSONL): the labels at or above the checkpoint's per-label thresholds, or ``--threshold`` for all labels,
+or the ``--top_k`` most probable.
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--text_column", default="text", help="the text column of a .csv or .jsonl input")
     parser.add_argument("--batch_size", type=int, default=64, help="texts per forward pass")
     parser.add_argument("--device", default=None, help="'cpu', 'cuda', 'cuda:1', ... (default: cuda if available)")
+    parser.add_argument("--top_k", type=int, default=None,
+                        help="choose the k most probable labels (default: a multi-label model's stored thresholds)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="multi-label: one threshold for every label instead of the stored per-label ones")
     return parser
 
 
@@ -69,21 +77,28 @@ def _name(name: str) -> str:
     return escape(printable(name))
 
 
-def show(console: Console, texts: Sequence[str], predictions: Sequence[Prediction], label_names: Sequence[str]) -> None:
+def show(console: Console, texts: Sequence[str], predictions: Sequence[Prediction], label_names: Sequence[str],
+         multi_label: bool = False) -> None:
     """Print one text's class and probabilities, or a table of many; control characters in texts and
     class names are shown escaped (`textrnn.files.printable`), never sent to the terminal."""
+    multi = multi_label or any(len(pred.labels) != 1 or pred.labels[0] != pred.label for pred in predictions)
     if len(texts) == 1:
         pred = predictions[0]
-        console.print(f"[bold]{_name(pred.label)}[/bold] ({pred.confidence:.3f})  {_preview(texts[0])}")
+        if multi:
+            chosen = "|".join(map(_name, pred.labels)) or "(no label)"
+            console.print(f"[bold]{chosen}[/bold]  {_preview(texts[0])}")
+        else:
+            console.print(f"[bold]{_name(pred.label)}[/bold] ({pred.confidence:.3f})  {_preview(texts[0])}")
         table = Table("class", "probability")
         for name in label_names:
             table.add_row(_name(name), f"{pred.probs[name]:.4f}")
         console.print(table)
         return
-    table = Table("#", "text", "label", *map(_name, label_names))
+    table = Table("#", "text", "labels" if multi else "label", *map(_name, label_names))
     for i, (text, pred) in enumerate(zip(texts, predictions)):
         probs = (f"{pred.probs[name]:.3f}" for name in label_names)
-        table.add_row(str(i), _preview(text), _name(pred.label), *probs)
+        shown = "|".join(map(_name, pred.labels)) if multi else _name(pred.label)
+        table.add_row(str(i), _preview(text), shown, *probs)
     console.print(table)
 
 
@@ -96,12 +111,15 @@ def run(args: argparse.Namespace, console: Console) -> None:
 
     classifier = textrnn.load(args.ckpt_path, device=args.device)
     names = classifier.label_names
+    predictions = classifier.predict(texts, batch_size=args.batch_size, top_k=args.top_k, threshold=args.threshold)
     if args.output is None:
-        show(console, texts, classifier.predict(texts, batch_size=args.batch_size), names)
+        show(console, texts, predictions, names, classifier.multi_label)
         return
-    probs = classifier.predict_proba(texts, batch_size=args.batch_size).tolist()  # (N, C)
-    out = write_rows(prediction_rows(texts, probs, names), args.output, prediction_columns(names),
-                     inputs=(args.input, args.ckpt_path), overwrite=args.overwrite)
+    probs = [[pred.probs[name] for name in names] for pred in predictions]  # (N, C)
+    multi = classifier.multi_label
+    sets = [pred.labels for pred in predictions] if multi else None
+    out = write_rows(prediction_rows(texts, probs, names, label_sets=sets), args.output,
+                     prediction_columns(names, multi), inputs=(args.input, args.ckpt_path), overwrite=args.overwrite)
     console.print(f"Wrote {len(texts)} predictions to {printable(out)}", markup=False, soft_wrap=True)
 
 

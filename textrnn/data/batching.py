@@ -1,7 +1,8 @@
 """From token ids to padded batches: the encoded dataset, collate, and length-aware samplers.
 
 Batches are dicts of LongTensors, right-padded with ``pad_id``, ``T`` the longest text in the batch:
-``{"ids": (B, T), "lengths": (B,), "labels": (B,), "index": (B,)}``; ``index`` is each row's position
+``{"ids": (B, T), "lengths": (B,), "labels": (B,), "index": (B,)}`` (multi-label data: ``labels`` is a
+multi-hot float tensor (B, L)); ``index`` is each row's position
 in its split, so predictions made in length order can be put back in text order. `raw_batches` is the
 one path from raw texts to ``ids``/``lengths`` (`make_batch`, `TextDataModule.encode_texts` and
 `textrnn.load(...).predict` all use it), through the same `pad_sequences` as the training batches.
@@ -37,10 +38,14 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch
 def collate(items: Sequence[tuple[Any, int, int]], pad_id: int = 0) -> dict[str, torch.Tensor]:
     """Collate `EncodedSplit` items ``(ids, label, index)``; bind ``pad_id`` with functools.partial."""
     ids, lengths = pad_sequences([item[0] for item in items], pad_id)
+    if items and isinstance(items[0][1], np.ndarray):  # multi-label: multi-hot label sets
+        labels = torch.from_numpy(np.stack([item[1] for item in items]).astype(np.float32))  # (B, L)
+    else:
+        labels = torch.tensor([item[1] for item in items], dtype=torch.long)  # (B,)
     return {
         "ids": ids,  # (B, T)
         "lengths": lengths,  # (B,)
-        "labels": torch.tensor([item[1] for item in items], dtype=torch.long),  # (B,)
+        "labels": labels,
         "index": torch.tensor([item[2] for item in items], dtype=torch.long),  # (B,)
     }
 
@@ -105,7 +110,7 @@ class EncodedSplit(Dataset):
         sizes = [len(chunk) for chunk in chunks]
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # first row of each chunk
         self.lengths = np.concatenate([np.diff(o) for o in self._offsets] or [[]]).astype(np.int64)  # (N,)
-        self.labels = np.asarray(table.column("label").to_numpy(), dtype=np.int64)  # (N,)
+        self.labels = _label_array(table.column("label"))  # (N,), or (N, L) multi-hot for label sets
         if len(self.labels) != len(self.lengths):
             raise ValueError(f"{len(self.lengths)} encoded texts but {len(self.labels)} labels")
 
@@ -141,11 +146,27 @@ class EncodedSplit(Dataset):
         chunk = int(np.searchsorted(self._starts, index, side="right")) - 1
         offsets = self._offsets[chunk]
         row = index - self._starts[chunk]
-        return self._values[chunk][offsets[row] : offsets[row + 1]], int(self.labels[index]), int(index)
+        label = self.labels[index] if self.labels.ndim == 2 else int(self.labels[index])
+        return self._values[chunk][offsets[row] : offsets[row + 1]], label, int(index)
 
     def ids(self, index: int) -> list[int]:
         """The token ids of one text."""
         return self[index][0].tolist()
+
+
+def _label_array(labels: Any) -> np.ndarray:
+    """A label column as ids (N,) int64, or a column of label-id lists as a multi-hot (N, L) uint8 array
+    (L: the largest id + 1; `TextDataModule` puts the label-name-wide array in place)."""
+    import pyarrow as pa
+
+    if not pa.types.is_list(labels.type):
+        return np.asarray(labels.to_numpy(), dtype=np.int64)
+    ids = labels.to_pylist()
+    width = max((max(row) + 1 for row in ids if row), default=0)
+    out = np.zeros((len(ids), width), dtype=np.uint8)
+    for i, row in enumerate(ids):
+        out[i, row] = 1
+    return out
 
 
 class SeededShuffle(Sampler[int]):

@@ -32,7 +32,7 @@ from typing import Any, Optional
 import numpy as np
 
 from textrnn.data.progress import Progress, info
-from textrnn.data.sources import BUILTIN, LOCAL_BUILDERS, DataFiles, _local_files, bbc_news_dir
+from textrnn.data.sources import BUILTIN, BUILTIN_MULTILABEL, LOCAL_BUILDERS, DataFiles, _local_files, bbc_news_dir
 from textrnn.data.splits import BATCH
 from textrnn.data.tokenizer import encode_batch
 from textrnn.files import write_error
@@ -74,10 +74,15 @@ def _file_digest(path: Path) -> str:
 
 def content_digest(dataset: str, data_files: Optional[DataFiles]) -> Optional[str]:
     """A digest of the data's bytes, before loading it; None for a Hub data set (keyed after loading)."""
-    if dataset == BUILTIN:
+    if dataset in (BUILTIN, BUILTIN_MULTILABEL):
         root = bbc_news_dir()
         files = sorted(root.rglob("*.txt")) if root.is_dir() else []
-        return json.dumps([[str(p.relative_to(root)), _file_digest(p)] for p in files])
+        digest = json.dumps([[str(p.relative_to(root)), _file_digest(p)] for p in files])
+        if dataset == BUILTIN_MULTILABEL:  # the same files, built into label sets by a versioned recipe
+            from textrnn.data.bbc_multilabel import VERSION
+
+            return json.dumps({"bbc_multilabel_version": VERSION, "files": digest})
+        return digest
     if dataset not in LOCAL_BUILDERS or not data_files:
         return None
     splits = data_files if isinstance(data_files, dict) else {"train": data_files}
@@ -210,7 +215,8 @@ def encode_to_file(
     Args:
         source: a `datasets.Dataset` holding the split's rows (a selection of a loaded split is fine).
         text_column: the column with the text.
-        labels: the label id of each row of ``source``, (N,).
+        labels: the label id of each row of ``source``, (N,), or for multi-label data its multi-hot label
+            set, (N, L), stored as the list of the row's label ids.
         tokenizer: the trained tokenizer.
         path: the Arrow file to write.
         what: the split's name, for the progress lines.
@@ -218,14 +224,17 @@ def encode_to_file(
     """
     from datasets import Features, Sequence, Value
 
-    features = Features({"text": Value("string"), "label": Value("int64"), "ids": Sequence(Value("int32"))})
+    multi_label = np.ndim(labels) == 2
+    label_feature = Sequence(Value("int64")) if multi_label else Value("int64")
+    features = Features({"text": Value("string"), "label": label_feature, "ids": Sequence(Value("int32"))})
     progress = Progress(f"tokenized {what}", total=len(source)) if num_proc <= 1 else None
 
     def encode(texts: list, rows: list[int]) -> dict[str, list]:
         texts = [text or "" for text in texts]
         if progress is not None:
             progress.update(len(texts))
-        return {"text": texts, "label": labels[rows].tolist(), "ids": encode_batch(tokenizer, texts)}
+        label = [np.flatnonzero(row).tolist() for row in labels[rows]] if multi_label else labels[rows].tolist()
+        return {"text": texts, "label": label, "ids": encode_batch(tokenizer, texts)}
 
     parallel = num_proc > 1
     with warnings.catch_warnings():

@@ -25,7 +25,7 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from textrnn.data.batching import BucketBatchSampler, EncodedSplit, LengthSortedSampler
-from textrnn.data.cache import _file_digest, cache_root, encode_to_file, write_folder
+from textrnn.data.cache import _file_digest, cache_root, encode_to_file, reusable, write_folder
 from textrnn.data.sources import DataFiles
 from textrnn.data.text import ResumableLoader, TextDataModule
 
@@ -181,7 +181,7 @@ class LanguageModelDataModule(TextDataModule):
         key = hashlib.sha256(json.dumps([_file_digest(Path(path)), tokenizer, hp.unlabelled_column]).encode())
         folder = cache_root(hp.cache_dir) / f"unlabelled-{key.hexdigest()[:32]}"
         target = folder / "unlabelled.arrow"
-        if not target.is_file():
+        if reusable(folder, ("unlabelled",)) is None:  # verified like every cache folder; rebuilt if damaged
             builder = unlabelled_format(path)
             source = load_dataset(builder, data_files=[str(path)], split="train")
             column = "text" if builder == "text" else hp.unlabelled_column
@@ -193,7 +193,7 @@ class LanguageModelDataModule(TextDataModule):
             def write(tmp: Path) -> None:
                 encode_to_file(source, column, labels, self.tokenizer, tmp / "unlabelled.arrow", Path(path).name)
 
-            write_folder(folder, write)
+            write_folder(folder, write, required=("unlabelled",))
         return EncodedSplit.from_file(str(target))
 
     def train_dataloader(self) -> DataLoader:

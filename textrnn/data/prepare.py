@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from textrnn.data.cache import cache_key, cache_root, content_digest, encode_to_file, reusable, write_folder
+from textrnn.data.multilabel import make_multilabel_splits, multilabel_options, wants_multilabel
 from textrnn.data.progress import Progress, info
 from textrnn.data.sources import load_raw
 from textrnn.data.splits import SPLITS, column, make_splits, text_batches
@@ -32,6 +33,7 @@ class Prepared:
     folder: Path
     label_names: list[str]
     tokenizer: str
+    multi_label: bool = False  # labels are sets: the Arrow "label" column holds lists of label ids
 
     def path(self, split: str) -> Path:
         return self.folder / f"{split}.arrow"
@@ -57,7 +59,7 @@ def prepare(
         cache_dir: the cache folder; None for the default (`textrnn.data.cache.default_cache_dir`).
         num_proc: worker processes for tokenizing.
     """
-    options = {name: getattr(hp, name) for name in KEYED} | {"label_names": label_names}
+    options = {name: getattr(hp, name) for name in KEYED} | {"label_names": label_names} | multilabel_options(hp)
     content = content_digest(hp.dataset, hp.data_files)
     root = cache_root(cache_dir)
     raw = None
@@ -68,12 +70,21 @@ def prepare(
     meta = reusable(folder)  # verified: a damaged folder is reported, removed and rebuilt below
     if meta is not None:
         info(f"using cached data {folder} (same data and options): loading and tokenizing skipped")
-        return Prepared(folder, meta["label_names"], meta["tokenizer"])
+        return Prepared(folder, meta["label_names"], meta["tokenizer"], bool(meta.get("multi_label", False)))
 
     raw = raw if raw is not None else _load(hp)
-    splits = make_splits(
-        raw, hp.text_column, hp.label_column, hp.val_fraction, hp.test_fraction, hp.seed, label_names
-    )
+    multi_label, why = wants_multilabel(raw, hp)
+    if why:
+        info(f"multi-label classification: {why}")
+    if multi_label:
+        splits = make_multilabel_splits(
+            raw, hp.text_column, hp.label_column, hp.val_fraction, hp.test_fraction, hp.seed, label_names,
+            getattr(hp, "label_separator", None), getattr(hp, "label_columns", None),
+        )
+    else:
+        splits = make_splits(
+            raw, hp.text_column, hp.label_column, hp.val_fraction, hp.test_fraction, hp.seed, label_names
+        )
     train_texts = column(raw[splits.sources["train"]], hp.text_column, splits.sources["train"], "text")
     batches = Progress("vocabulary counted over", total=len(splits.rows["train"])).wrap(
         text_batches(train_texts, splits.rows["train"])
@@ -84,14 +95,17 @@ def prepare(
         for split in SPLITS:
             source = raw[splits.sources[split]].select(splits.rows[split])
             encode_to_file(source, hp.text_column, splits.labels[split], tokenizer, tmp / f"{split}.arrow", split, num_proc)
-        return {  # the manifest: write_folder adds every file's digest
+        meta = {  # the manifest: write_folder adds every file's digest
             "label_names": splits.label_names,
             "tokenizer": tokenizer.to_str(),
             "sizes": {split: len(splits.rows[split]) for split in SPLITS},
             "options": options,
         }
+        if multi_label:
+            meta["multi_label"] = True
+        return meta
 
     write_folder(folder, write)
     sizes = ", ".join(f"{split} {len(splits.rows[split]):,}" for split in SPLITS)
     info(f"prepared {sizes} texts, cached in {folder}")
-    return Prepared(folder, splits.label_names, tokenizer.to_str())
+    return Prepared(folder, splits.label_names, tokenizer.to_str(), multi_label)

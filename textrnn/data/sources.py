@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
 BUILTIN = "bbc_news"
+BUILTIN_MULTILABEL = "bbc_news_multilabel"  # made from the BBC files, see textrnn.data.bbc_multilabel
 LOCAL_BUILDERS = ("csv", "json", "parquet")
 
 DataFiles = Union[str, list[str], dict[str, Union[str, list[str]]]]
@@ -150,13 +151,17 @@ def load_raw(
     """
     from datasets import DatasetDict
 
-    if dataset == BUILTIN:
+    if dataset in (BUILTIN, BUILTIN_MULTILABEL):
         if data_files is not None or config_name is not None:
             raise ValueError(
-                f"dataset={BUILTIN!r} is built in and takes no data_files or config_name "
+                f"dataset={dataset!r} is built in and takes no data_files or config_name "
                 f"(got data_files={data_files!r}, config_name={config_name!r}); "
                 f"for your own files use dataset one of {LOCAL_BUILDERS}"
             )
+        if dataset == BUILTIN_MULTILABEL:
+            from textrnn.data.bbc_multilabel import read_bbc_news_multilabel
+
+            return read_bbc_news_multilabel()
         return DatasetDict({"train": read_bbc_news()})
 
     import datasets

@@ -33,6 +33,7 @@ from textrnn.data.batching import (
     padding_share,
 )
 from textrnn.data.cache import encode_to_file, reusable, write_folder
+from textrnn.data.multilabel import label_ids_to_multi_hot
 from textrnn.data.prepare import Prepared, prepare
 from textrnn.data.sources import DataFiles
 from textrnn.data.splits import SPLIT_ALIASES, SPLITS, check_known
@@ -125,6 +126,12 @@ class TextDataModule(LightningDataModule):
             least one text a class), to measure how a model does with few labels; the vocabulary and the
             validation and test splits stay those of all the data.
         label_seed: seeds which training texts keep their labels when label_fraction < 1.
+        multi_label: each text has a set of labels (none, one or several); also switched on by
+            label_separator, label_columns or a list label column (docs/multi_label.md).
+        label_separator: split a string label column on this, e.g. "|" for "sport|politics" (multi-label;
+            "|" when multi_label is true and none is given).
+        label_columns: several 0/1 columns, one per label, named by the column (multi-label; label_column
+            is then not read).
     """
 
     def __init__(
@@ -151,6 +158,9 @@ class TextDataModule(LightningDataModule):
         tokenizer_from: Optional[str] = None,
         label_fraction: float = 1.0,
         label_seed: int = 0,
+        multi_label: bool = False,
+        label_separator: Optional[str] = None,
+        label_columns: Optional[list[str]] = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -166,7 +176,12 @@ class TextDataModule(LightningDataModule):
         for name in ("num_workers", "tokenize_workers"):
             if getattr(self.hparams, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self.hparams, name)!r}")
+        if label_separator is not None and (not isinstance(label_separator, str) or not label_separator.strip()):
+            raise ValueError(f"label_separator must be a non-blank string such as '|', got {label_separator!r}")
+        if label_columns is not None and not label_columns:
+            raise ValueError("label_columns is an empty list; name the 0/1 label columns, or leave it unset")
         self._prepared: Optional[Prepared] = None
+        self._multi_label: Optional[bool] = None  # fixed by a checkpoint before loading, if any
         self._labels: dict[str, np.ndarray] = {}  # label ids per split, in the order of `label_names`
         self._tokenizer: Optional[Tokenizer] = None
         self._label_names: Optional[list[str]] = None  # fixed by a checkpoint before loading, if any
@@ -181,6 +196,15 @@ class TextDataModule(LightningDataModule):
             self._prepared = prepare(hp, self._label_names, hp.cache_dir, hp.tokenize_workers)
             if self._label_names is None:
                 self._label_names = self._prepared.label_names
+            if self._multi_label is not None and self._multi_label != self._prepared.multi_label:
+                raise ValueError(f"the checkpoint's model is {'multi' if self._multi_label else 'single'}-label but "
+                                 f"the data is {'multi' if self._prepared.multi_label else 'single'}-label")
+            self._multi_label = self._prepared.multi_label
+            # Detected from the data (a list column, label_separator, label_columns): the hyper-parameter says
+            # what the module is, as the model's linked multi_label does (Lightning requires the two to agree).
+            self.hparams.multi_label = self._multi_label
+            if getattr(self, "_hparams_initial", None) is not None:  # what the loggers record
+                self._hparams_initial.multi_label = self._multi_label
             self._relabel()
         if self._tokenizer is None:
             self._tokenizer = Tokenizer.from_str(self._prepared.tokenizer)
@@ -206,6 +230,9 @@ class TextDataModule(LightningDataModule):
     def _relabel(self) -> None:
         """Label ids per split in the order of `label_names` (a checkpoint's order may differ from the data's)."""
         names = self._prepared.label_names
+        if self._prepared.multi_label:
+            self._relabel_sets(names)
+            return
         stored = {split: _read_table(self._prepared.path(split)).column("label").to_numpy() for split in SPLITS}
         if self._label_names == names:
             self._labels = stored
@@ -214,6 +241,38 @@ class TextDataModule(LightningDataModule):
         position = {name: i for i, name in enumerate(self._label_names)}
         remap = np.array([position.get(name, -1) for name in names], dtype=np.int64)
         self._labels = {split: remap[ids] for split, ids in stored.items()}
+
+    def _relabel_sets(self, names: list[str]) -> None:
+        """Multi-hot (N, L) label sets per split in the order of `label_names`."""
+        stored = {split: _read_table(self._prepared.path(split)).column("label").to_pylist() for split in SPLITS}
+        check_known({s: [names[i] for i in sorted({j for row in ids for j in row})] for s, ids in stored.items()},
+                    self._label_names)
+        position = {name: i for i, name in enumerate(self._label_names)}
+        remap = [position[name] for name in names]
+        self._labels = {split: label_ids_to_multi_hot([[remap[j] for j in row] for row in ids], len(position))
+                        for split, ids in stored.items()}
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether each text has a set of labels (asked for, or detected from the data)."""
+        self._prepare()
+        return bool(self._multi_label)
+
+    def label_sets(self, split: str = "test") -> list[list[str]]:
+        """Each text's labels by name, aligned with `texts` (single-label data: one name each)."""
+        self._prepare()
+        labels, names = self._labels[canonical_split(split)], self._label_names
+        if labels.ndim == 1:
+            return [[names[i]] for i in labels.tolist()]
+        return [[names[j] for j in np.flatnonzero(row)] for row in labels]
+
+    def label_counts(self, split: str = "train") -> list[int]:
+        """Examples per label in a split, in the order of `label_names` (the positives of each, for label sets)."""
+        self._prepare()
+        labels = self._labels[canonical_split(split)]
+        if labels.ndim == 2:
+            return [int(c) for c in labels.sum(axis=0).tolist()]
+        return np.bincount(labels, minlength=len(self._label_names)).tolist()
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -247,7 +306,7 @@ class TextDataModule(LightningDataModule):
         return _read_table(self._prepared.path(canonical_split(split))).column("text").to_pylist()
 
     def labels(self, split: str = "test") -> list[int]:
-        """The label ids of a split, aligned with `texts`."""
+        """The label ids of a split, aligned with `texts` (multi-label: one multi-hot list of 0/1 per text)."""
         self._prepare()
         return self._labels[canonical_split(split)].tolist()
 
@@ -267,6 +326,7 @@ class TextDataModule(LightningDataModule):
             "label_names": self.label_names,
             "level": self.hparams.level,
             "max_length": self.hparams.max_length,
+            **({"multi_label": True} if self.multi_label else {}),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -276,6 +336,10 @@ class TextDataModule(LightningDataModule):
             raise ValueError(f"datamodule state lacks {sorted(missing)}; keys found: {sorted(state_dict)}")
         self._tokenizer = Tokenizer.from_str(state_dict["tokenizer"])
         self._label_names = list(state_dict["label_names"])
+        self._multi_label = bool(state_dict.get("multi_label", False))
+        if self._prepared is not None and self._prepared.multi_label != self._multi_label:
+            raise ValueError(f"the checkpoint's model is {'multi' if self._multi_label else 'single'}-label but "
+                             f"the data is {'multi' if self._prepared.multi_label else 'single'}-label")
         if self._prepared is not None:
             self._relabel()
         self._encoded.clear()
@@ -306,7 +370,12 @@ class TextDataModule(LightningDataModule):
         def write(tmp: Any) -> dict[str, Any]:
             for split in SPLITS:
                 source = Dataset.from_file(str(self._prepared.path(split)))
-                labels = np.asarray(source.data.column("label").to_numpy())
+                column = source.data.column("label")
+                if self._prepared.multi_label:  # label-id lists, written back as they were
+                    width = len(self._prepared.label_names)
+                    labels = label_ids_to_multi_hot(column.to_pylist(), width)
+                else:
+                    labels = np.asarray(column.to_numpy())
                 encode_to_file(source, "text", labels, self._tokenizer, tmp / f"{split}.arrow", split)
             return {"tokenizer": self._tokenizer.to_str()}
 

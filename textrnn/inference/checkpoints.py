@@ -136,6 +136,7 @@ def check_checkpoint(
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{where}: cannot rebuild {cls.__name__} from its hyper_parameters: {err}") from None
     check_weights(model, checkpoint.get("state_dict"), where, strict=True)
+    check_thresholds(checkpoint["state_dict"].get("thresholds"), where)
     _check_loader_state(checkpoint, where)
     callbacks = checkpoint.get("callbacks", {})
     if not isinstance(callbacks, dict):
@@ -173,11 +174,27 @@ def _check_data_state(data: Any, model: nn.Module, where: str) -> tuple[list[str
         raise CheckpointError(f"{where}: label_names {list(names)} repeat {duplicates}; every class needs its own name")
     if classes is not None and len(names) != classes:
         raise CheckpointError(f"{where}: {len(names)} label names {list(names)} for a model of {classes} classes")
+    multi_label = data.get("multi_label", False)
+    if not isinstance(multi_label, bool) or multi_label != bool(getattr(model, "multi_label", False)):
+        raise CheckpointError(f"{where}: the stored multi_label {multi_label!r} does not match the model's "
+                              f"{bool(getattr(model, 'multi_label', False))}")
     for key, valid in (("max_length", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
                        ("level", lambda v: isinstance(v, str))):
         if key in data and not valid(data[key]):
             raise CheckpointError(f"{where}: the stored {key} {data[key]!r} is not valid")
     return list(names), tokenizer
+
+
+def check_thresholds(thresholds: Any, where: str) -> None:
+    """A multi-label model's per-label decision thresholds (its ``thresholds`` buffer, whose shape
+    `check_weights` checked): floating point, finite and within [0, 1]."""
+    if thresholds is None:
+        return
+    if not isinstance(thresholds, torch.Tensor) or not thresholds.is_floating_point() or not bool(
+            (torch.isfinite(thresholds) & (thresholds >= 0) & (thresholds <= 1)).all()):
+        shown = thresholds.tolist() if isinstance(thresholds, torch.Tensor) else repr(thresholds)
+        raise CheckpointError(f"{where}: the per-label thresholds {shown} are not numbers from 0 to 1; the "
+                              "checkpoint is corrupt")
 
 
 def _check_loader_state(checkpoint: dict[str, Any], where: str) -> None:

@@ -13,7 +13,7 @@ text classifiers are built, from arguments whose sizes fit the stored weights.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
@@ -23,6 +23,7 @@ from tokenizers import Tokenizer
 from textrnn.inference.checkpoints import CheckpointError, check_checkpoint, data_state, read_checkpoint
 from textrnn.data.batching import raw_batches
 from textrnn.models.classifier import TextClassifier
+from textrnn.models.multilabel import check_threshold, decide
 
 REQUIRED_KEYS = ("textrnn_model", "hyper_parameters", "state_dict", "TextDataModule")
 
@@ -34,12 +35,17 @@ class Prediction:
     Attributes:
         label: the most probable class name.
         confidence: its probability.
-        probs: the probability of every class, by name, in the model's class order (they sum to 1).
+        probs: the probability of every class, by name, in the model's class order (they sum to 1; for a
+            multi-label model each is that label's own sigmoid probability).
+        labels: the labels chosen, in the model's label order: for a multi-label model those at or above
+            their thresholds (tuned on validation and stored in the checkpoint), or the ``top_k`` most
+            probable; for a single-label model ``[label]`` (or its ``top_k`` most probable classes).
     """
 
     label: str
     confidence: float
     probs: dict[str, float]
+    labels: list[str] = field(default_factory=list)
 
 
 def available_devices() -> list[str]:
@@ -97,6 +103,9 @@ class Classifier:
         self.tokenizer = tokenizer
         self.label_names = [str(name) for name in label_names]
         self.pad_id = int(getattr(model.hparams, "pad_id", 0))
+        self.multi_label = bool(getattr(model, "multi_label", False))
+        # A multi-label model's per-label decision thresholds (its checkpoint's, tuned on validation).
+        self.thresholds = [float(t) for t in model.thresholds.tolist()] if self.multi_label else None
 
     @property
     def num_classes(self) -> int:
@@ -118,24 +127,50 @@ class Classifier:
     def _probs(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class probabilities (B, C) on the CPU of one padded batch: ``ids`` (B, T), ``lengths`` (B,)."""
         logits = self.model(ids.to(self.device), lengths.to(self.device))  # (B, C)
-        return logits.float().softmax(dim=-1).cpu()
+        return (logits.float().sigmoid() if self.multi_label else logits.float().softmax(dim=-1)).cpu()
 
-    def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 64) -> list[Prediction]:
+    def choose(self, probs: Union[torch.Tensor, Sequence[Sequence[float]]], top_k: Union[int, None] = None,
+               threshold: Union[float, None] = None) -> list[list[str]]:
+        """The labels chosen for each row of ``probs`` (N, C), in label order: multi-label, those at or above
+        the stored per-label thresholds (or ``threshold`` for all labels), or the ``top_k`` most probable;
+        single-label, the most probable class (or the ``top_k`` most probable)."""
+        probs = torch.as_tensor(probs, dtype=torch.float32).reshape(-1, self.num_classes)
+        if threshold is not None:
+            if not self.multi_label:
+                raise ValueError("threshold applies to multi-label models; this one is single-label (use top_k)")
+            check_threshold(threshold)
+        if self.multi_label:
+            chosen = decide(probs, self.thresholds if threshold is None else threshold, top_k)
+        else:
+            chosen = decide(probs, 2.0, top_k if top_k is not None else 1)  # 2.0: no threshold, top k only
+        return [[self.label_names[j] for j in range(self.num_classes) if row[j]] for row in chosen]
+
+    def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 64, top_k: Union[int, None] = None,
+                threshold: Union[float, None] = None) -> list[Prediction]:
         """One `Prediction` per text, in the order given; a single string is one text.
 
         Args:
             texts: raw texts (any length; an empty string still gets a prediction).
             batch_size: texts per forward pass.
+            top_k: choose the k most probable labels instead of thresholding (``Prediction.labels``).
+            threshold: multi-label: one threshold for every label instead of the stored per-label ones.
         """
+        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)
+                                  or not 1 <= top_k <= self.num_classes):
+            raise ValueError(f"top_k must be an integer from 1 to the number of labels ({self.num_classes}), got {top_k!r}")
+        if threshold is not None:  # a bad value fails before the texts are run
+            self.choose(torch.zeros(0, self.num_classes), threshold=threshold)
         probs = self.predict_proba(texts, batch_size)  # (N, C)
+        chosen = self.choose(probs, top_k, threshold)
         predictions = []
-        for row in probs.tolist():
+        for row, labels in zip(probs.tolist(), chosen):
             best = max(range(len(row)), key=row.__getitem__)
-            predictions.append(Prediction(self.label_names[best], row[best], dict(zip(self.label_names, row))))
+            predictions.append(Prediction(self.label_names[best], row[best], dict(zip(self.label_names, row)), labels))
         return predictions
 
     def __repr__(self) -> str:
-        return f"Classifier({type(self.model).__name__}, labels={self.label_names}, device={str(self.device)!r})"
+        kind = ", multi_label=True" if self.multi_label else ""
+        return f"Classifier({type(self.model).__name__}, labels={self.label_names}{kind}, device={str(self.device)!r})"
 
 
 def _as_texts(texts: Union[str, Sequence[str]]) -> list[str]:

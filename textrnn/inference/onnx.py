@@ -79,7 +79,8 @@ class ProbsModel(nn.Module):
         self.model = model
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        return self.model(ids, lengths).float().softmax(dim=-1)  # (B, C)
+        logits = self.model(ids, lengths).float()  # (B, C)
+        return logits.sigmoid() if getattr(self.model, "multi_label", False) else logits.softmax(dim=-1)
 
 
 def probe_batch(vocab_size: int, pad_id: int, lengths: tuple[int, ...] = PROBE_LENGTHS, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -220,7 +221,10 @@ def _write_export(source: Classifier, model: nn.Module, ckpt_path: Path, folder:
         "pad_id": source.pad_id,
         "max_length": truncation.get("max_length"),
         "inputs": {"ids": "int64 (batch, length), right-padded with pad_id", "lengths": "int64 (batch,), >= 1"},
-        "outputs": {OUTPUT: "float32 (batch, num_classes), softmax probabilities"},
+        "outputs": {OUTPUT: "float32 (batch, num_classes), " + (
+            "sigmoid probabilities, one per label" if source.multi_label else "softmax probabilities")},
+        "multi_label": source.multi_label,
+        **({"thresholds": source.thresholds, "threshold": float(model.hparams.threshold)} if source.multi_label else {}),
         "opset": OPSET,
         "export_parity": error,
         "textrnn_version": textrnn.__version__,
@@ -246,7 +250,10 @@ class OnnxClassifier(Classifier):
     """
 
     def __init__(self, session: Any, tokenizer: Any, label_names: list[str], pad_id: int,
-                 model_class: str = "model", device: torch.device = torch.device("cpu")) -> None:
+                 model_class: str = "model", device: torch.device = torch.device("cpu"),
+                 thresholds: list[float] | None = None) -> None:
+        self.multi_label = thresholds is not None  # the exported per-label thresholds (model.json)
+        self.thresholds = None if thresholds is None else [float(t) for t in thresholds]
         self.session = session
         self.model = None  # no torch model: `_probs` runs the session
         self.model_class = model_class
@@ -410,8 +417,8 @@ def load_exported(folder: Union[str, Path], device: Union[str, torch.device, Non
     folder = Path(folder)
     _check_files(folder)
     resolved, providers = _providers(device)
-    cls, num_classes, vocab_size, pad_id = _check_card(_read_json(folder / "model.json", "the model card"),
-                                                       folder / "model.json")
+    card = _read_json(folder / "model.json", "the model card")
+    cls, num_classes, vocab_size, pad_id = _check_card(card, folder / "model.json")
     labels = _check_labels(_read_json(folder / "labels.json", "the class names"), folder / "labels.json", num_classes)
     where = f"{str(folder / 'tokenizer.json')!r}"
     try:
@@ -427,10 +434,18 @@ def load_exported(folder: Union[str, Path], device: Union[str, torch.device, Non
         raise CheckpointError(f"{str(folder)!r}: tokenizer.json pads with id {tokenizer.token_to_id(PAD_TOKEN)} but "
                               f"model.json says pad_id {pad_id}; the files do not belong together")
     truncation = (tokenizer.truncation or {}).get("max_length")
-    card_max_length = json.loads((folder / "model.json").read_text(encoding="utf-8")).get("max_length")
+    card_max_length = card.get("max_length")
     if card_max_length is not None and truncation != card_max_length:
         raise CheckpointError(f"{str(folder)!r}: tokenizer.json truncates texts at {truncation!r} tokens but model.json "
                               f"says max_length {card_max_length}; the files do not belong together")
     session = onnx_session(folder / "model.onnx", providers)
     _check_graph(session, folder / "model.onnx", num_classes, vocab_size, pad_id)
-    return OnnxClassifier(session, tokenizer, labels, pad_id, cls.__name__, resolved)
+    thresholds = None
+    if card.get("multi_label", False) is not False:
+        thresholds = card.get("thresholds")
+        if card.get("multi_label") is not True or not isinstance(thresholds, list) or len(thresholds) != len(labels) or not all(
+                isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 1 for t in thresholds):
+            raise CheckpointError(f"{str(folder / 'model.json')!r}: a multi-label export needs multi_label true and "
+                                  f"{len(labels)} thresholds from 0 to 1, got multi_label {card.get('multi_label')!r}, "
+                                  f"thresholds {thresholds!r}")
+    return OnnxClassifier(session, tokenizer, labels, pad_id, cls.__name__, resolved, thresholds)

@@ -9,6 +9,8 @@ much of the article is about a topic, not from the single strongest n-gram. docs
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import Tensor, nn
 
 from textrnn.models.classifier import TextClassifier, check_vector_args
@@ -40,6 +42,14 @@ class TextCNN(TextClassifier):
         lr: learning rate.
         weight_decay: L2 penalty (decoupled for adamw).
         lr_schedule: ``"constant"`` or ``"cosine"`` (decay to zero over the run).
+        multi_label: one logit per label, BCE loss, sigmoid probabilities (linked from the datamodule).
+        class_weights: single-label cross-entropy weights: ``"balanced"`` (n / (C * count), from the
+            training split) or one number per class; None weighs every class alike.
+        pos_weight: multi-label BCE weight of each label's positives: ``"balanced"`` (negatives / positives
+            in the training split) or one number per label; None is 1.
+        threshold: multi-label: the global decision threshold on each label's probability.
+        tune_thresholds: multi-label: tune one threshold per label on the validation split to maximise its
+            F1 (stored in the checkpoint, used by every prediction path); False keeps ``threshold``.
     """
 
     # The arguments shared with TextRNN (embedding, optimizer, schedule) are spelt out here again on purpose:
@@ -61,9 +71,15 @@ class TextCNN(TextClassifier):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         lr_schedule: LRSchedule = "constant",
+        multi_label: bool = False,
+        class_weights: Literal["balanced"] | list[float] | None = None,
+        pos_weight: Literal["balanced"] | list[float] | None = None,
+        threshold: float = 0.5,
+        tune_thresholds: bool = True,
     ) -> None:
         check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout)
-        super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
+        super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule,
+                         multi_label, class_weights, pos_weight, threshold, tune_thresholds)
         self.save_hyperparameters()
         check_vector_args(embeddings, freeze_embeddings)
         self.embedding = word_embedding(vocab_size, embedding_dim, pad_id, freeze=freeze_embeddings)

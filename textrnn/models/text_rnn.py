@@ -13,6 +13,8 @@ group), ``gradual_unfreezing`` and ``lr_schedule: slanted_triangular`` are the p
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import Tensor, nn
 
 from typing import Optional
@@ -68,6 +70,14 @@ class TextRNN(TextClassifier):
             (encoder layers from the top, then the embedding) ``lr_decay`` times slower (ULMFiT: 2.6).
         gradual_unfreezing: train only the head in the first epoch, then unfreeze one more layer group
             (top encoder layer first, the embedding last) each epoch (ULMFiT).
+        multi_label: one logit per label, BCE loss, sigmoid probabilities (linked from the datamodule).
+        class_weights: single-label cross-entropy weights: ``"balanced"`` (n / (C * count), from the
+            training split) or one number per class; None weighs every class alike.
+        pos_weight: multi-label BCE weight of each label's positives: ``"balanced"`` (negatives / positives
+            in the training split) or one number per label; None is 1.
+        threshold: multi-label: the global decision threshold on each label's probability.
+        tune_thresholds: multi-label: tune one threshold per label on the validation split to maximise its
+            F1 (stored in the checkpoint, used by every prediction path); False keeps ``threshold``.
     """
 
     # The encoder's arguments are spelt out here again on purpose: LightningCLI builds `--help` and the YAML
@@ -100,6 +110,11 @@ class TextRNN(TextClassifier):
         pretrained: Optional[str] = None,
         lr_decay: float = 1.0,
         gradual_unfreezing: bool = False,
+        multi_label: bool = False,
+        class_weights: Literal["balanced"] | list[float] | None = None,
+        pos_weight: Literal["balanced"] | list[float] | None = None,
+        threshold: float = 0.5,
+        tune_thresholds: bool = True,
     ) -> None:
         # Checked under this model's own names before anything is built (the encoder calls them otherwise).
         check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout, head_dropout=head_dropout)
@@ -109,7 +124,8 @@ class TextRNN(TextClassifier):
         if pretrained and embeddings:
             raise ValueError("pretrained and embeddings both start the embedding; give one of them "
                              f"(pretrained={pretrained!r}, embeddings={embeddings!r})")
-        super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule)
+        super().__init__(num_classes, optimizer, lr, weight_decay, lr_schedule,
+                         multi_label, class_weights, pos_weight, threshold, tune_thresholds)
         self.save_hyperparameters()
         check_vector_args(embeddings, freeze_embeddings)
         self.embedding = word_embedding(vocab_size, embedding_dim, pad_id, freeze=freeze_embeddings)
