@@ -82,7 +82,7 @@ def plot_per_label(summary: dict[str, Any], path: Path) -> None:
     import matplotlib
     from matplotlib.figure import Figure
 
-    from textrnn.callbacks.report import CJK_FONTS
+    from textrnn.callbacks.plots import CJK_FONTS
     from matplotlib import font_manager
 
     per_label = summary["per_label"]

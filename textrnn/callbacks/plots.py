@@ -11,6 +11,10 @@ import torch
 
 from textrnn.files import save_figure
 
+# Fonts that draw Chinese labels in the figures, the first one installed wins (DejaVu Sans draws the rest).
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei",
+             "Microsoft YaHei", "PingFang SC", "Arial Unicode MS")
+
 
 def run_dir(trainer: pl.Trainer) -> Path:
     """The run's directory (the logger's version folder), created if needed."""

@@ -26,13 +26,11 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from textrnn.callbacks.plots import run_dir
+from textrnn.callbacks.plots import CJK_FONTS, run_dir
 from textrnn.files import printable, save_figure, write_json, write_rows
 from textrnn.models.classifier import TextClassifier
 
 # Families that cover CJK, used as fallbacks when installed, so Chinese class names draw in the plot.
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei",
-             "Microsoft YaHei", "PingFang SC", "Arial Unicode MS")
 
 
 class ClassificationReport(pl.Callback):

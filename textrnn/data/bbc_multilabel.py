@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from datasets import DatasetDict
+    from datasets import Dataset, DatasetDict
 
 NAME = "bbc_news_multilabel"
 VERSION = 1
@@ -85,14 +85,13 @@ def build_examples(texts: list[str], classes: list[str], seed: int = SEED) -> di
     return out
 
 
-def read_bbc_news_multilabel() -> "DatasetDict":
-    """The built-in multi-label BBC set (module docstring) as a `datasets.DatasetDict` of three splits."""
+def read_bbc_news_multilabel(bbc: "Dataset") -> "DatasetDict":
+    """The built-in multi-label BBC set (module docstring) as a `datasets.DatasetDict` of three splits, made
+    from ``bbc``, the built-in BBC News articles (`textrnn.data.sources.read_bbc_news`)."""
     from datasets import Dataset, DatasetDict, Features, Sequence, Value
 
-    from textrnn.data.sources import read_bbc_news
     from textrnn.data.splits import dedupe
 
-    bbc = read_bbc_news()
     names = bbc.features["label"].names
     keep = dedupe(bbc["text"])
     texts = [_lead(bbc[i]["text"]) for i in keep]

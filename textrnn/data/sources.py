@@ -161,7 +161,7 @@ def load_raw(
         if dataset == BUILTIN_MULTILABEL:
             from textrnn.data.bbc_multilabel import read_bbc_news_multilabel
 
-            return read_bbc_news_multilabel()
+            return read_bbc_news_multilabel(read_bbc_news())
         return DatasetDict({"train": read_bbc_news()})
 
     import datasets
