@@ -20,8 +20,8 @@ def test_help_lists_the_choices(capsys):
         run_cli(["fit", "--model.help", "TextRNN"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--model.cell {rnn,lstm,gru}", "--model.pooling {last,max,mean,attention}",
-                   "--model.optimizer {adam,adamw,sgd,adagrad,rmsprop}", "--model.lr_schedule {constant,cosine}",
+    for option in ("--model.cell {rnn,lstm,gru}", "--model.pooling {last,max,mean,attention,concat}",
+                   "--model.optimizer {adam,adamw,sgd,adagrad,rmsprop}", "--model.lr_schedule {constant,cosine,slanted_triangular,one_cycle}",
                    "--model.implementation {fused,explicit}", "--model.init_state {zeros,learned}"):
         assert option in text, option
 
@@ -60,7 +60,7 @@ def test_a_bad_choice_in_a_config_file_reads_the_same(tmp_path, tiny_en_csv, cap
     (tmp_path / "bad.yaml").write_text("model:\n  init_args:\n    lr_schedule: cosin\n")
     assert error_line(capsys, tiny_fit_args(tmp_path, tiny_en_csv, "--config", str(tmp_path / "bad.yaml"))) == (
         "model.init_args.lr_schedule: 'cosin' is not a valid choice for TextRNN; "
-        "did you mean 'cosine'? valid choices: 'constant', 'cosine'")
+        "did you mean 'cosine'? valid choices: 'constant', 'cosine', 'slanted_triangular', 'one_cycle'")
 
 
 def test_python_callers_get_a_plain_value_error():

@@ -36,11 +36,11 @@ def test_paths_files_and_inline_yaml_are_left_alone(tmp_path, monkeypatch):
 
 def test_an_unknown_name_is_one_error_listing_the_shipped_configs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError, match=r"did you mean 'textcnn'\? shipped configs: sine_gru, .*textrnn_rnn"):
+    with pytest.raises(ValueError, match=r"did you mean 'textcnn'\? shipped configs: lm_bilstm, sine_gru, .*textrnn_rnn"):
         resolve_config_names(["fit", "--config", "textcn"])
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", "bilstm_big"])
+        main(["fit", "--config", "no_such_experiment"])
     assert exit_info.value.code == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("textrnn: error: ")]
-    assert err[0] == ("textrnn: error: --config 'bilstm_big' is neither a file nor a shipped config; shipped configs: "
+    assert err[0] == ("textrnn: error: --config 'no_such_experiment' is neither a file nor a shipped config; shipped configs: "
                       + ", ".join(shipped_configs()) + " (or give the path of a YAML file)")

@@ -46,7 +46,7 @@ CHOOSERS = {  # case: the hyper_parameters a hostile checkpoint holds, the piece
                                    ["hyper_parameters holds 'class_path'"]),
     "lightning_demo_model": ({"_class_path": "lightning.pytorch.demos.boring_classes.BoringModel"}, "merge",
                              ["refusing model class 'lightning.pytorch.demos.boring_classes.BoringModel' named by "
-                              "'hyper_parameters._class_path'", "only textrnn's own models (TextRNN, TextCNN, SineRNN)"]),
+                              "'hyper_parameters._class_path'", "only textrnn's own models (TextRNN, TextCNN, SineRNN, LanguageModel)"]),
     "init_args": ({"init_args": {"hidden_size": 16}}, "merge", ["hyper_parameters holds 'init_args'"]),
     "nested_dict_value": ({"cell": {"class_path": "antigravity.Fly"}}, "merge",
                           ["hyper_parameters 'cell' is {'class_path': 'antigravity.Fly'} (dict); TextRNN takes one of 'rnn', 'lstm', 'gru'"]),

@@ -129,7 +129,7 @@ def test_limits_are_checked_and_named():
 
 def test_rows_follow_the_prediction_fields_so_a_multi_label_prediction_is_served_too(serve_ckpt):
     prediction = textrnn.load(serve_ckpt, device="cpu").predict(["a goal"])[0]
-    row = prediction_row(prediction, 3)
+    row = prediction_row(prediction, 3, multi_label=False)
     assert list(row) == ["index", "label", "confidence", *(f"prob_{name}" for name in prediction.probs)]
 
     @dataclasses.dataclass(frozen=True)

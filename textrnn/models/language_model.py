@@ -230,5 +230,10 @@ class LanguageModel(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["textrnn_model"] = f"{type(self).__module__}.{type(self).__qualname__}"
-        # The CLI links num_classes from every text datamodule; a language model has no classes to keep.
-        checkpoint.get("hyper_parameters", {}).pop("num_classes", None)
+        # The CLI links num_classes and multi_label from every text datamodule; a language model takes neither.
+        import inspect
+
+        own = set(inspect.signature(type(self).__init__).parameters) | {"_class_path", "_instantiator"}
+        hparams = checkpoint.get("hyper_parameters", {})
+        for key in [key for key in hparams if key not in own]:
+            hparams.pop(key)

@@ -168,11 +168,14 @@ def too_large(size: Optional[int], limits: Limits) -> RequestError:
                              f"({limits.max_request_bytes:,} bytes, --max_request_bytes)")
 
 
-def prediction_row(prediction: Any, index: int) -> dict[str, Any]:
+def prediction_row(prediction: Any, index: int, multi_label: bool = True) -> dict[str, Any]:
     """One response row: ``index``, then every field of the prediction dataclass under its own name, except
-    ``probs``, which becomes one ``prob_<class>`` per class (as in ``textrnn classify``'s rows)."""
+    ``probs``, which becomes one ``prob_<class>`` per class (as in ``textrnn classify``'s rows), and, for a
+    single-label model (``multi_label`` False), ``labels``, which classify's rows have only for label sets."""
     row: dict[str, Any] = {"index": index}
     for field in dataclasses.fields(prediction):
+        if field.name == "labels" and not multi_label:
+            continue
         value = getattr(prediction, field.name)
         if field.name == PROB_FIELD and isinstance(value, Mapping):
             row.update({f"prob_{name}": float(p) for name, p in value.items()})
@@ -190,6 +193,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def prediction_rows(predictions: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
-    """The response body for one request's predictions, in request order."""
-    return {"predictions": [prediction_row(p, i) for i, p in enumerate(predictions)]}
+def prediction_rows(predictions: Sequence[Any], multi_label: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """The response body for one request's predictions, in request order (see `prediction_row`)."""
+    return {"predictions": [prediction_row(p, i, multi_label) for i, p in enumerate(predictions)]}

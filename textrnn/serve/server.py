@@ -243,7 +243,7 @@ class TextClassifierAPI(ls.LitAPI):
         or the error response for a `RequestError`."""
         if isinstance(output, RequestError):
             return error_response(output.status, output.message)
-        return prediction_rows(output)
+        return prediction_rows(output, bool(getattr(self.classifier, "multi_label", False)))
 
 
 # ---- the HTTP side -----------------------------------------------------------------------------------
