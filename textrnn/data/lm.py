@@ -24,10 +24,10 @@ from typing import Any, Optional
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from textrnn.data.batching import BucketBatchSampler, EncodedSplit, LengthSortedSampler
+from textrnn.data.batching import EncodedSplit, LengthSortedSampler
 from textrnn.data.cache import _file_digest, cache_root, encode_to_file, reusable, write_folder
 from textrnn.data.sources import DataFiles
-from textrnn.data.text import ResumableLoader, TextDataModule
+from textrnn.data.text import TextDataModule
 
 UNLABELLED_FORMATS = {".txt": "text", ".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
@@ -196,17 +196,11 @@ class LanguageModelDataModule(TextDataModule):
             write_folder(folder, write, required=("unlabelled",))
         return EncodedSplit.from_file(str(target))
 
-    def train_dataloader(self) -> DataLoader:
-        windows = self.windows("train")
-        hp = self.hparams
-        world, rank = self._replicas()
-        sampler = BucketBatchSampler(windows.lengths, hp.batch_size, hp.seed, hp.bucket, num_replicas=world, rank=rank)
-        sampler.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
-        loader = self._loader(windows, ResumableLoader, batch_sampler=sampler)
-        trainer = self.trainer
-        if trainer is not None:
-            loader.batches_done = lambda: trainer.fit_loop.epoch_loop.batch_idx + 1
-        return loader
+    def _train_data(self) -> TokenWindows:
+        return self.windows("train")  # batched and resumed as TextDataModule's training texts are
+
+    def _train_lengths(self) -> np.ndarray:
+        return self.windows("train").lengths
 
     def _eval_loader(self, split: str) -> DataLoader:
         windows = self.windows(split)

@@ -417,13 +417,15 @@ class TextDataModule(LightningDataModule):
             return data
         return torch.utils.data.Subset(data, self.labelled_rows().tolist())
 
+    def _train_lengths(self) -> np.ndarray:
+        """The token count of each item of `_train_data`, in its order."""
+        lengths = self.encoded("train").lengths
+        return lengths if self.hparams.get("label_fraction", 1.0) >= 1.0 else lengths[self.labelled_rows()]
+
     def _train_sampler(self, num_replicas: int = 1, rank: int = 0) -> BucketBatchSampler:
         hp = self.hparams
-        lengths = self.encoded("train").lengths
-        if hp.get("label_fraction", 1.0) < 1.0:
-            lengths = lengths[self.labelled_rows()]
         sampler = BucketBatchSampler(
-            lengths, hp.batch_size, hp.seed, hp.bucket, num_replicas=num_replicas, rank=rank
+            self._train_lengths(), hp.batch_size, hp.seed, hp.bucket, num_replicas=num_replicas, rank=rank
         )
         sampler.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
         return sampler
@@ -471,9 +473,7 @@ class TextDataModule(LightningDataModule):
     def padding_share(self, split: str = "train") -> float:
         """The share of padded positions in a split's batches, as its dataloader makes them."""
         split = canonical_split(split)
-        lengths = self.encoded(split).lengths
-        if split == "train" and self.hparams.get("label_fraction", 1.0) < 1.0:
-            lengths = lengths[self.labelled_rows()]
+        lengths = self._train_lengths() if split == "train" else self.encoded(split).lengths
         if split == "train":
             batches = self._train_sampler().all_batches()
         else:
