@@ -117,15 +117,15 @@ def test_refuses_missing_truncated_and_foreign_files(en_ckpt, tmp_path):
     with pytest.raises(textrnn.CheckpointError, match="truncated or corrupt"):
         textrnn.load(truncated)
     torch.save({"state_dict": {"w": torch.zeros(2)}, "epoch": 3}, tmp_path / "foreign.ckpt")
-    with pytest.raises(textrnn.CheckpointError, match=r"not a textrnn checkpoint: it lacks \['textrnn_model', "
-                                                      r"'hyper_parameters', 'TextDataModule'\]"):
+    with pytest.raises(textrnn.CheckpointError, match=r"not a textrnn checkpoint: it lacks \['hyper_parameters', "
+                                                      r"'textrnn'\]"):
         textrnn.load(tmp_path / "foreign.ckpt")
 
 
 def test_refuses_model_classes_outside_textrnn(en_ckpt, tmp_path):
     checkpoint = torch.load(en_ckpt, weights_only=True)
     for bad in ("os.system", "torch.nn.Linear", "textrnn.models.sine.SineRNN", "textrnn.data.build_tokenizer"):
-        checkpoint["textrnn_model"] = bad
+        checkpoint["textrnn"]["model_class"] = bad
         torch.save(checkpoint, tmp_path / "bad.ckpt")
         with pytest.raises(textrnn.CheckpointError, match=f"refusing model class '{bad}'"):
             textrnn.load(tmp_path / "bad.ckpt")
@@ -133,7 +133,7 @@ def test_refuses_model_classes_outside_textrnn(en_ckpt, tmp_path):
 
 def test_refuses_a_vocabulary_that_does_not_fit_the_weights(en_ckpt, tmp_path):
     checkpoint = torch.load(en_ckpt, weights_only=True)
-    checkpoint["TextDataModule"]["tokenizer"] = build_tokenizer(["only a few words here"]).to_str()
+    checkpoint["textrnn"]["tokenizer"] = build_tokenizer(["only a few words here"]).to_str()
     torch.save(checkpoint, tmp_path / "mismatch.ckpt")
     with pytest.raises(textrnn.CheckpointError, match=r"tokenizer has 7 tokens but the model's embedding has \d+ rows"):
         textrnn.load(tmp_path / "mismatch.ckpt")

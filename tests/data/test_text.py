@@ -394,5 +394,5 @@ def test_trainer_fits_predicts_and_checkpoints_the_tokenizer(tiny_datamodule, tm
 
     trainer.save_checkpoint(tmp_path / "last.ckpt")
     checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    assert checkpoint["TextDataModule"] == dm.state_dict()
+    assert checkpoint["TextDataModule"] == dm.state_dict()  # a bare Trainer and model: Lightning's own entry
     assert checkpoint["datamodule_hyper_parameters"]["max_vocab_size"] == 30000

@@ -48,7 +48,7 @@ def test_language_model_trains_and_logs_perplexity(lm_run):
     last = list(root.glob("lm_bilstm/version_*/checkpoints/last.ckpt"))
     assert len(last) == 1
     saved = torch.load(last[0], weights_only=True)
-    assert saved["textrnn_model"].endswith("LanguageModel") and "num_classes" not in saved["hyper_parameters"]
+    assert saved["textrnn"]["model_class"].endswith("LanguageModel") and saved["textrnn"]["task"] == "language_model" and "num_classes" not in saved["hyper_parameters"]
 
 
 def test_fine_tuning_starts_from_the_language_model(lm_run, tiny_en_csv, tmp_path):

@@ -55,7 +55,7 @@ def test_thresholds_are_tuned_on_validation_and_stored_in_the_checkpoint(fitted)
     stored = torch.load(ckpt, weights_only=True)
     thresholds = stored["state_dict"]["thresholds"]
     assert thresholds.shape == (3,) and not torch.allclose(thresholds, torch.full((3,), 0.5))
-    assert stored["hyper_parameters"]["multi_label"] is True and stored["TextDataModule"]["multi_label"] is True
+    assert stored["hyper_parameters"]["multi_label"] is True and stored["textrnn"]["task"] == "multi_label"
     clf = textrnn.load(ckpt, device="cpu")
     data = cli.datamodule
     probs = clf.predict_proba(data.texts("validation")).numpy()
@@ -178,7 +178,7 @@ def test_a_checkpoint_with_bad_thresholds_is_refused(fitted, tmp_path, bad):
     with pytest.raises(CheckpointError, match="the per-label thresholds .* are not numbers from 0 to 1"):
         textrnn.load(tmp_path / "bad.ckpt")
     stored = torch.load(ckpt, weights_only=True)
-    stored["TextDataModule"]["multi_label"] = False
+    stored["textrnn"]["task"] = "classification"
     torch.save(stored, tmp_path / "mixed.ckpt")
-    with pytest.raises(CheckpointError, match="the stored multi_label False does not match the model's True"):
+    with pytest.raises(CheckpointError, match=r"the stored task 'classification' does not match the model's \(multi_label\)"):
         textrnn.load(tmp_path / "mixed.ckpt")

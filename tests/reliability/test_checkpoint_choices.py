@@ -22,11 +22,11 @@ FOREIGN_MODULES = ("this", "lightning.pytorch.demos.boring_classes", "antigravit
 
 
 def tampered(tiny_run, folder: Path, name: str, **changes) -> Path:
-    """tiny_run's checkpoint with ``changes`` applied: ``hyper_parameters``, ``TextDataModule`` and
-    ``callbacks`` entries are merged into the stored dicts; other keys replace."""
+    """tiny_run's checkpoint with ``changes`` applied: ``hyper_parameters``, ``textrnn`` (textrnn's record)
+    and ``callbacks`` entries are merged into the stored dicts; other keys replace."""
     checkpoint = torch.load(tiny_run.ckpt, weights_only=True)
     for key, value in changes.items():
-        merge = key in ("hyper_parameters", "TextDataModule", "callbacks") and isinstance(value, dict)
+        merge = key in ("hyper_parameters", "textrnn", "callbacks") and isinstance(value, dict)
         checkpoint[key] = {**checkpoint[key], **value} if merge else value
     path = folder / f"{name}.ckpt"
     torch.save(checkpoint, path)
@@ -50,14 +50,14 @@ CHOOSERS = {  # case: the hyper_parameters a hostile checkpoint holds, the piece
     "init_args": ({"init_args": {"hidden_size": 16}}, "merge", ["hyper_parameters holds 'init_args'"]),
     "nested_dict_value": ({"cell": {"class_path": "antigravity.Fly"}}, "merge",
                           ["hyper_parameters 'cell' is {'class_path': 'antigravity.Fly'} (dict); TextRNN takes one of 'rnn', 'lstm', 'gru'"]),
-    "foreign_textrnn_model": ({}, "textrnn_model", ["refusing model class 'this.Zen' named by 'textrnn_model'"]),
+    "foreign_textrnn_model": ({}, "textrnn_model", ["refusing model class 'this.Zen' named by 'textrnn.model_class'"]),
 }
 
 
 def chooser_checkpoint(case: str, tiny_run, folder: Path) -> Path:
     hparams, how, _ = CHOOSERS[case]
     if how == "textrnn_model":
-        return tampered(tiny_run, folder, case, textrnn_model="this.Zen")
+        return tampered(tiny_run, folder, case, textrnn={"model_class": "this.Zen"})
     if how == "merge":  # added to the real hyper-parameters
         return tampered(tiny_run, folder, case, hyper_parameters=hparams)
     checkpoint = torch.load(tiny_run.ckpt, weights_only=True)
@@ -112,7 +112,8 @@ def textcnn_checkpoint(tiny_run, path: Path) -> Path:
     checkpoint = torch.load(tiny_run.ckpt, weights_only=True)
     vocab_size = checkpoint["hyper_parameters"]["vocab_size"]
     cnn = TextCNN(vocab_size=vocab_size, num_classes=3, embedding_dim=16, num_filters=4)
-    checkpoint.update(state_dict=cnn.state_dict(), textrnn_model="textrnn.models.text_cnn.TextCNN",
+    checkpoint["textrnn"]["model_class"] = "textrnn.models.text_cnn.TextCNN"
+    checkpoint.update(state_dict=cnn.state_dict(),
                       hyper_parameters={"_class_path": "textrnn.models.TextCNN", **cnn.hparams})
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(checkpoint, path)
@@ -135,7 +136,7 @@ def test_resuming_last_from_another_model_class_is_refused_naming_both(tiny_run,
 
 
 def test_two_recorded_classes_that_disagree_are_refused(tiny_run, tmp_path):
-    ckpt = tampered(tiny_run, tmp_path, "two", textrnn_model="textrnn.models.text_cnn.TextCNN")
+    ckpt = tampered(tiny_run, tmp_path, "two", textrnn={"model_class": "textrnn.models.text_cnn.TextCNN"})
     with pytest.raises(textrnn.CheckpointError, match="names two model classes"):
         textrnn.load(ckpt)
 
@@ -143,12 +144,12 @@ def test_two_recorded_classes_that_disagree_are_refused(tiny_run, tmp_path):
 # ---- every value read is checked before use ------------------------------------------------------------
 
 BAD_VALUES = {  # case: (changes to the checkpoint, the error's pieces)
-    "labels_too_few": ({"TextDataModule": {"label_names": ["food", "sports"]}},
+    "labels_too_few": ({"textrnn": {"label_names": ["food", "sports"]}},
                        ["2 label names ['food', 'sports'] for a model of 3 classes"]),
-    "labels_int": ({"TextDataModule": {"label_names": 3}}, ["label_names must be a list of strings, got 3"]),
-    "labels_string": ({"TextDataModule": {"label_names": "abc"}}, ["label_names must be a list of strings, got 'abc'"]),
-    "labels_not_strings": ({"TextDataModule": {"label_names": [1, 2, 3]}}, ["label_names must be a list of strings"]),
-    "labels_duplicated": ({"TextDataModule": {"label_names": ["food", "food", "tech"]}},
+    "labels_int": ({"textrnn": {"label_names": 3}}, ["label_names must be a list of strings, got 3"]),
+    "labels_string": ({"textrnn": {"label_names": "abc"}}, ["label_names must be a list of strings, got 'abc'"]),
+    "labels_not_strings": ({"textrnn": {"label_names": [1, 2, 3]}}, ["label_names must be a list of strings"]),
+    "labels_duplicated": ({"textrnn": {"label_names": ["food", "food", "tech"]}},
                           ["label_names ['food', 'food', 'tech'] repeat ['food']"]),
     "hidden_size_huge": ({"hyper_parameters": {"hidden_size": 10**7}},
                          ["cannot rebuild TextRNN from its hyper_parameters: hidden_size must be a whole number from 1 "
@@ -162,8 +163,8 @@ BAD_VALUES = {  # case: (changes to the checkpoint, the error's pieces)
     "dropout_nan": ({"hyper_parameters": {"head_dropout": float("nan")}}, ["'head_dropout' is nan (float); TextRNN takes float"]),
     "bidirectional_a_string": ({"hyper_parameters": {"bidirectional": "no"}}, ["'bidirectional' is 'no' (str); TextRNN takes bool"]),
     "hparams_a_list": ({"hyper_parameters": [1, 2]}, ["its 'hyper_parameters' is a list, not a dict"]),
-    "tokenizer_garbage": ({"TextDataModule": {"tokenizer": "{not json"}}, ["the stored tokenizer cannot be read"]),
-    "tokenizer_not_text": ({"TextDataModule": {"tokenizer": 7}}, ["the stored tokenizer is a int, not a JSON string"]),
+    "tokenizer_garbage": ({"textrnn": {"tokenizer": "{not json"}}, ["the stored tokenizer cannot be read"]),
+    "tokenizer_not_text": ({"textrnn": {"tokenizer": 7}}, ["the stored tokenizer is a int, not a JSON string"]),
     "weights_missing": ({"state_dict": {}}, ["do not fit this TextRNN", "embedding.weight missing"]),
     "loader_state_negative": ({"loops": {"fit_loop": {"state_dict": {"combined_loader": [{"epoch": -1, "batches_done": 2}]}}}},
                               ["the data loader state [{'epoch': -1, 'batches_done': 2}] is not a list of"]),

@@ -137,8 +137,8 @@ def test_control_characters_in_texts_and_label_names_print_escaped(tiny_run, tmp
     import torch
 
     checkpoint = torch.load(tiny_run.ckpt, weights_only=True)
-    names = checkpoint["TextDataModule"]["label_names"]
-    checkpoint["TextDataModule"]["label_names"] = [f"\x1b]0;{name}\x07" for name in names]  # sets the title
+    names = checkpoint["textrnn"]["label_names"]
+    checkpoint["textrnn"]["label_names"] = [f"\x1b]0;{name}\x07" for name in names]  # sets the title
     torch.save(checkpoint, tmp_path / "odd.ckpt")
     text = "\x1b[2J\x1bc goal :smile: \u202eevil"  # clear screen, reset terminal, an emoji code, reversed text
     assert classify(tmp_path / "odd.ckpt", "--text", text) == 0

@@ -26,8 +26,8 @@ def bad_checkpoints(good: Path, folder: Path) -> dict[str, Path]:
     files = {name: folder / f"{name}.ckpt" for name in ("pickled", "truncated", "vocabulary", "list")}
     torch.save({**checkpoint, "extra": RunsCode(folder / "pwned")}, files["pickled"])
     files["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    other = {**checkpoint["TextDataModule"], "tokenizer": build_tokenizer(["only a few words here"]).to_str()}
-    torch.save({**checkpoint, "TextDataModule": other}, files["vocabulary"])
+    other = {**checkpoint["textrnn"], "tokenizer": build_tokenizer(["only a few words here"]).to_str()}
+    torch.save({**checkpoint, "textrnn": other}, files["vocabulary"])
     torch.save([checkpoint["state_dict"]], files["list"])  # tensors, but not a checkpoint
     return files
 

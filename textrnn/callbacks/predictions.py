@@ -186,11 +186,12 @@ def run_predict(trainer: pl.Trainer, model: pl.LightningModule, datamodule: Any,
     texts = read_texts(options["input"], options.get("text_column") or "text")
     ckpt_path = kwargs.get("ckpt_path")
     if ckpt_path:  # the checkpoint's tokenizer and label names, not those trained anew from the config's data
+        from textrnn.artifact import read_record
         from textrnn.inference.checkpoints import read_checkpoint
 
-        state = read_checkpoint(ckpt_path).get(type(datamodule).__qualname__)
-        if state is not None:
-            datamodule.load_state_dict(state)
+        record = read_record(read_checkpoint(ckpt_path), repr(str(ckpt_path)))
+        if record is not None and record.has_data:
+            datamodule.load_state_dict(record.data_state())
     hparams = datamodule.hparams
     loader = texts_loader(datamodule, texts, hparams.get("eval_batch_size") or 2 * hparams.get("batch_size", 32))
     trainer.callbacks.append(PredictionWriter(output, bool(options.get("overwrite")), texts,

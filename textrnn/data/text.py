@@ -24,6 +24,7 @@ from lightning.pytorch import LightningDataModule
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
+from textrnn.artifact import CheckpointError, read_record
 from textrnn.data.batching import (
     BucketBatchSampler,
     EncodedSplit,
@@ -219,8 +220,10 @@ class TextDataModule(LightningDataModule):
         path = newest_checkpoint(source)
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-            state = next(checkpoint[key] for key in ("TextDataModule", "LanguageModelDataModule") if key in checkpoint)
-            tokenizer = Tokenizer.from_str(state["tokenizer"])
+            record = read_record(checkpoint, repr(str(path)))
+            if record is None or not record.has_data:
+                raise CheckpointError("the checkpoint holds no tokenizer")
+            tokenizer = Tokenizer.from_str(record.tokenizer)
         except Exception as err:  # unreadable, not a checkpoint, no tokenizer, bad JSON: one line, not a traceback
             raise ValueError(f"tokenizer_from {source!r}: no readable textrnn tokenizer in {str(path)!r} "
                              f"({type(err).__name__}: {err})") from None

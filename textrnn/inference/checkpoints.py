@@ -34,9 +34,10 @@ from torch import nn
 
 from textrnn.files import atomic_write
 from textrnn.inference.fits import (  # noqa: F401  (re-exported: the checks a model runs on its own checkpoint)
-    LIGHTNING_KEYS, CheckpointError, check_fits, check_hparams, check_vocabulary, check_weights, data_state,
-    first_embedding, read_checkpoint, read_tokenizer,
+    LIGHTNING_KEYS, CheckpointError, check_fits, check_hparams, check_vocabulary, check_weights, first_embedding,
+    read_checkpoint, read_tokenizer,
 )
+from textrnn.artifact import KEY, Record, read_record
 from textrnn.models.registry import MODELS, model_classes, model_path  # noqa: F401  (the allow-list)
 
 if TYPE_CHECKING:
@@ -85,12 +86,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 class CheckedCheckpoint:
     """What `check_checkpoint` vouches for: the model class (from the allow-list), its constructor
     arguments (known names, plain values of the annotated types, sizes that fit the stored weights), and
-    for a text classifier the label names and the tokenizer."""
+    for a text classifier the label names and the tokenizer (truncating at the recorded max_length); and
+    textrnn's record itself (`textrnn.artifact`)."""
 
     model_class: type
     hparams: dict[str, Any]
     label_names: Optional[list[str]] = None
     tokenizer: Optional["Tokenizer"] = None
+    record: Optional[Record] = None
 
 
 def allowed_model(name: Any, what: str = "the checkpoint") -> type:
@@ -116,7 +119,9 @@ def check_checkpoint(
         base: the class the model must derive from (`textrnn.load`: `TextClassifier`).
         require_data: the datamodule's state (tokenizer, label names) must be there.
     """
-    recorded = {key: value for key, value in (("textrnn_model", checkpoint.get("textrnn_model")),
+    record = read_record(checkpoint, where)  # schema 0 migrated; a newer schema refused
+    name_key = f"{KEY}.model_class" if checkpoint.get(KEY) is not None else "textrnn_model"
+    recorded = {key: value for key, value in ((name_key, record.model_class if record is not None else None),
                 ("hyper_parameters._class_path", _get(checkpoint, "hyper_parameters", "_class_path"))) if value is not None}
     classes = {key: allowed_model(value, f"{key!r} in {where}") for key, value in recorded.items()}
     for key, named in classes.items():
@@ -144,10 +149,9 @@ def check_checkpoint(
     for key, state in callbacks.items():
         if str(key).startswith("ResumeRNGState"):
             check_rng_state(state, f"{where}: the random state")
-    data = data_state(checkpoint)
-    if data is None and not require_data:
-        return CheckedCheckpoint(cls, hparams)
-    return CheckedCheckpoint(cls, hparams, *_check_data_state(data, model, where))
+    if (record is None or not record.has_data) and not require_data:
+        return CheckedCheckpoint(cls, hparams, record=record)
+    return CheckedCheckpoint(cls, hparams, *_check_data_state(record, model, where), record=record)
 
 
 
@@ -157,31 +161,23 @@ def _get(mapping: Any, *keys: str) -> Any:
     return mapping
 
 
-def _check_data_state(data: Any, model: nn.Module, where: str) -> tuple[list[str], "Tokenizer"]:
-    """The label names and tokenizer of the datamodule's state, each checked against the model."""
-    if not isinstance(data, dict) or not {"tokenizer", "label_names"} <= set(data):
-        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
-        raise CheckpointError(f"{where}: its 'TextDataModule' state lacks the tokenizer or the label names; found: {found}")
-    if not isinstance(data["tokenizer"], str):
-        raise CheckpointError(f"{where}: the stored tokenizer is a {type(data['tokenizer']).__name__}, not a JSON string")
-    tokenizer = read_tokenizer(data["tokenizer"], f"{where}: the stored tokenizer")
+def _check_data_state(record: Optional[Record], model: nn.Module, where: str) -> tuple[list[str], "Tokenizer"]:
+    """The label names and tokenizer of textrnn's record (its fields' types checked by `read_record`), each
+    checked against the model; the tokenizer truncates at the record's max_length, as training did."""
+    if record is None or not record.has_data or record.label_names is None:
+        raise CheckpointError(f"{where}: it holds no tokenizer and label names (textrnn's {KEY!r} record, or "
+                              "'TextDataModule' before it); give a checkpoint written by training a text classifier")
+    tokenizer = read_tokenizer(record.tokenizer, f"{where}: the stored tokenizer")
     check_vocabulary(model, tokenizer, f"{where}: the tokenizer")
-    names, classes = data["label_names"], getattr(model.hparams, "num_classes", None)
-    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
-        raise CheckpointError(f"{where}: label_names must be a list of strings, got {names!r}")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise CheckpointError(f"{where}: label_names {list(names)} repeat {duplicates}; every class needs its own name")
+    names, classes = record.label_names, getattr(model.hparams, "num_classes", None)
     if classes is not None and len(names) != classes:
         raise CheckpointError(f"{where}: {len(names)} label names {list(names)} for a model of {classes} classes")
-    multi_label = data.get("multi_label", False)
-    if not isinstance(multi_label, bool) or multi_label != bool(getattr(model, "multi_label", False)):
-        raise CheckpointError(f"{where}: the stored multi_label {multi_label!r} does not match the model's "
-                              f"{bool(getattr(model, 'multi_label', False))}")
-    for key, valid in (("max_length", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
-                       ("level", lambda v: isinstance(v, str))):
-        if key in data and not valid(data[key]):
-            raise CheckpointError(f"{where}: the stored {key} {data[key]!r} is not valid")
+    multi_label = bool(getattr(model, "multi_label", False))
+    if classes is not None and record.multi_label != multi_label:
+        raise CheckpointError(f"{where}: the stored task {record.task!r} does not match the model's "
+                              f"({'multi_label' if multi_label else 'classification'})")
+    if record.max_length is not None:
+        tokenizer.enable_truncation(record.max_length)
     return list(names), tokenizer
 
 

@@ -1,9 +1,8 @@
 """Classify raw text with a trained checkpoint alone: ``textrnn.load(path).predict(texts)``.
 
-A textrnn checkpoint carries everything needed, as tensors and plain types (see
-``TextClassifier.on_save_checkpoint`` and ``TextDataModule.state_dict``): the model's class path under
-``"textrnn_model"``, its constructor arguments under ``"hyper_parameters"``, its weights under
-``"state_dict"``, and the trained tokenizer (a JSON string) and label names under ``"TextDataModule"``.
+A textrnn checkpoint carries everything needed, as tensors and plain types: its constructor arguments
+under ``"hyper_parameters"``, its weights under ``"state_dict"``, and textrnn's record under ``"textrnn"``
+(`textrnn.artifact`: the model's class path, the trained tokenizer, the label names and max_length).
 So `load` needs no config file, no data set and no network, and reads the file with
 ``torch.load(weights_only=True)``: a checkpoint that would run pickled code is refused, and every value
 in it is checked by `textrnn.inference.checkpoints.check_checkpoint` before use: only textrnn's own
@@ -20,12 +19,13 @@ from typing import Union
 import torch
 from tokenizers import Tokenizer
 
-from textrnn.inference.checkpoints import CheckpointError, check_checkpoint, data_state, read_checkpoint
+from textrnn.artifact import KEY
+from textrnn.inference.checkpoints import CheckpointError, check_checkpoint, read_checkpoint
 from textrnn.data.batching import raw_batches
 from textrnn.models.classifier import TextClassifier
 from textrnn.models.multilabel import check_threshold, decide
 
-REQUIRED_KEYS = ("textrnn_model", "hyper_parameters", "state_dict", "TextDataModule")
+REQUIRED_KEYS = ("hyper_parameters", "state_dict")  # and textrnn's record (or schema 0's two keys)
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,9 @@ def load_checkpoint(path: Union[str, Path], device: Union[str, torch.device, Non
     where = repr(str(path))
     device = resolve_device(device)  # a bad device fails before the file is read
     checkpoint = read_checkpoint(path, map_location="cpu")
-    missing = [key for key in REQUIRED_KEYS if key not in checkpoint and not (key == "TextDataModule" and data_state(checkpoint) is not None)]
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if KEY not in checkpoint and "textrnn_model" not in checkpoint:  # neither the record nor schema 0's key
+        missing.append(KEY)
     if missing:
         raise CheckpointError(
             f"{where} is not a textrnn checkpoint: it lacks {missing}; keys found: {sorted(map(str, checkpoint))}"

@@ -1,8 +1,9 @@
 """The checks a model runs on a checkpoint loaded into it: its class, weights and vocabulary must fit.
 
 The models import this module (``TextClassifier.on_load_checkpoint``), so it imports no model class and
-nothing that does: the recorded class is compared with the model's own by name. `CheckpointError` lives
-here for the same reason; `textrnn.inference.checkpoints` re-exports everything.
+nothing that does: the recorded class is compared with the model's own by name. textrnn's record in a
+checkpoint is `textrnn.artifact`'s; the models write and read it through `save_record` and `restore_data`
+here. `textrnn.inference.checkpoints` re-exports everything.
 """
 
 from __future__ import annotations
@@ -19,22 +20,30 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import torch
 from torch import nn
 
+from textrnn.artifact import CheckpointError, read_record, write_record  # noqa: F401  (CheckpointError re-exported)
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: missing pieces, truncated or corrupt, unsafe, or not this model's."""
-
-
 LIGHTNING_KEYS = ("_class_path", "_instantiator")  # what LightningCLI adds to the hyper-parameters
-# Where Lightning keeps a datamodule's state: under its class name, one of textrnn's text data modules.
-DATA_STATE_KEYS = ("TextDataModule", "LanguageModelDataModule")
 
 
-def data_state(checkpoint: dict[str, Any]) -> Any:
-    """The text datamodule's state in ``checkpoint`` (tokenizer, label names, ...), or None."""
-    return next((checkpoint[key] for key in DATA_STATE_KEYS if key in checkpoint), None)
+def save_record(model: nn.Module, checkpoint: dict[str, Any], task: str) -> None:
+    """A model's ``on_save_checkpoint``: textrnn's record (`textrnn.artifact`) with the model's class, its
+    task and the state of the data module it trained on, which moves out of Lightning's own entry."""
+    datamodule = getattr(getattr(model, "_trainer", None), "datamodule", None)
+    data_key = type(datamodule).__qualname__ if datamodule is not None else None
+    write_record(checkpoint, f"{type(model).__module__}.{type(model).__qualname__}", task, data_key)
+
+
+def restore_data(model: nn.Module, checkpoint: dict[str, Any]) -> None:
+    """A model's ``on_load_checkpoint`` in a Trainer (``--ckpt_path``, resume): the data module gets the
+    record's tokenizer and label names, as Lightning gives a data module the state stored under its name."""
+    datamodule = getattr(getattr(model, "_trainer", None), "datamodule", None)
+    record = read_record(checkpoint)
+    if record is not None and record.has_data and hasattr(datamodule, "load_state_dict"):
+        datamodule.load_state_dict(record.data_state())
 
 
 def class_names(cls: type) -> set[str]:
@@ -44,20 +53,19 @@ def class_names(cls: type) -> set[str]:
 
 def check_fits(model: nn.Module, checkpoint: dict[str, Any], where: str = "the checkpoint") -> None:
     """Raise a `CheckpointError` unless ``checkpoint`` records ``model``'s class (when it records one),
-    its weights have ``model``'s shapes and its stored tokenizer (``checkpoint["TextDataModule"]["tokenizer"]``,
-    if any) has as many tokens as the model's embedding has rows. Catches a TextCNN checkpoint resumed
+    its weights have ``model``'s shapes and its stored tokenizer (in textrnn's record, if any) has as many tokens as the model's embedding has rows. Catches a TextCNN checkpoint resumed
     into a TextRNN, and a vocabulary swapped in from another run, which would otherwise feed ids of one
     vocabulary into the embedding of another: no error, just wrong predictions."""
-    recorded = checkpoint.get("textrnn_model")
+    record = read_record(checkpoint, where)
+    recorded = record.model_class if record is not None else None
     if recorded is not None and recorded not in class_names(type(model)):
         shown = recorded.rpartition(".")[2] if isinstance(recorded, str) else repr(recorded)
         raise CheckpointError(f"{where} holds a {shown} but the model here is a "
                               f"{type(model).__name__}; use the config the checkpoint was trained with")
     check_weights(model, checkpoint.get("state_dict"), where)
-    data = data_state(checkpoint)
-    if not isinstance(data, dict) or "tokenizer" not in data or first_embedding(model) is None:
+    if record is None or not record.has_data or first_embedding(model) is None:
         return
-    tokenizer = read_tokenizer(data["tokenizer"], f"the tokenizer stored in {where}")
+    tokenizer = read_tokenizer(record.tokenizer, f"the tokenizer stored in {where}")
     check_vocabulary(model, tokenizer, f"the tokenizer in {where}")
 
 

@@ -21,7 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from torchmetrics.classification import MultilabelExactMatch, MultilabelF1Score, MultilabelHammingDistance
 
 from textrnn.data.tokenizer import SPECIAL_TOKENS
-from textrnn.inference.fits import check_fits, first_embedding
+from textrnn.inference.fits import check_fits, first_embedding, restore_data, save_record
 from textrnn.models import multilabel as ml
 from textrnn.models.optim import LRSchedule, Optimizer, build_optimizer
 from textrnn.nn.checks import check_positive, check_size
@@ -201,10 +201,11 @@ class TextClassifier(pl.LightningModule):
         # `--ckpt_path` of another model or with another run's vocabulary: one clear error, not a size
         # mismatch deep in torch, nor ids of one vocabulary silently fed to another's embedding.
         check_fits(self, checkpoint)
+        restore_data(self, checkpoint)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # The class to rebuild from the checkpoint alone, as a plain string (see textrnn.load).
-        checkpoint["textrnn_model"] = f"{type(self).__module__}.{type(self).__qualname__}"
+        # textrnn's record: the class to rebuild from the checkpoint alone, the tokenizer, the label names.
+        save_record(self, checkpoint, "multi_label" if self.multi_label else "classification")
 
 
 def _multilabel_metrics(num_labels: int) -> dict[str, Any]:

@@ -224,12 +224,15 @@ class LanguageModel(pl.LightningModule):
         return build_optimizer(self, hp.optimizer, hp.lr, hp.weight_decay, hp.lr_schedule)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        from textrnn.inference.fits import check_fits
+        from textrnn.inference.fits import check_fits, restore_data
 
         check_fits(self, checkpoint)  # another model's or another vocabulary's checkpoint: one clear error
+        restore_data(self, checkpoint)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["textrnn_model"] = f"{type(self).__module__}.{type(self).__qualname__}"
+        from textrnn.inference.fits import save_record
+
+        save_record(self, checkpoint, "language_model")  # the class, the tokenizer: textrnn.artifact
         # The CLI links num_classes and multi_label from every text datamodule; a language model takes neither.
         import inspect
 

@@ -50,7 +50,7 @@ def read_language_model(source: str) -> PretrainedLM:
     checked: it must record a `LanguageModel`, arguments of that class's types, weights of the shapes they
     build and a tokenizer with one token per embedding row. One `CheckpointError` naming the value otherwise."""
     from textrnn.inference.fits import (
-        CheckpointError, check_hparams, check_vocabulary, check_weights, class_names, data_state, read_checkpoint,
+        CheckpointError, check_hparams, check_vocabulary, check_weights, class_names, read_checkpoint, read_record,
         read_tokenizer,
     )
     from textrnn.models.language_model import LanguageModel
@@ -59,7 +59,9 @@ def read_language_model(source: str) -> PretrainedLM:
     where = repr(str(path))
     checkpoint = read_checkpoint(path)
     hparams = checkpoint.get("hyper_parameters")
-    recorded = [checkpoint.get("textrnn_model"), hparams.get("_class_path") if isinstance(hparams, dict) else None]
+    record = read_record(checkpoint, where)
+    recorded = [record.model_class if record is not None else None,
+                hparams.get("_class_path") if isinstance(hparams, dict) else None]
     names = class_names(LanguageModel)
     wrong = [name for name in recorded if name is not None and name not in names]
     if wrong or not any(recorded):
@@ -73,13 +75,11 @@ def read_language_model(source: str) -> PretrainedLM:
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{where}: cannot rebuild LanguageModel from its hyper_parameters: {err}") from None
     check_weights(model, checkpoint.get("state_dict"), where, strict=True)
-    data = data_state(checkpoint)
-    if not isinstance(data, dict) or not isinstance(data.get("tokenizer"), str):
-        raise CheckpointError(f"{where} holds no tokenizer (a JSON string in its datamodule state)")
-    tokenizer = read_tokenizer(data["tokenizer"], f"{where}: the stored tokenizer")
+    if record is None or not record.has_data:
+        raise CheckpointError(f"{where} holds no tokenizer (textrnn's record has none)")
+    tokenizer = read_tokenizer(record.tokenizer, f"{where}: the stored tokenizer")
     check_vocabulary(model, tokenizer, f"{where}: the tokenizer")
-    level = data.get("level") if data.get("level") in ("word", "char") else "word"
-    return PretrainedLM(path, hparams, tokenizer, checkpoint["state_dict"], level)
+    return PretrainedLM(path, hparams, tokenizer, checkpoint["state_dict"], record.level)
 
 
 def tokenizer_signature(tokenizer: Any) -> str:

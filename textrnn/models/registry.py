@@ -1,6 +1,6 @@
 """The model classes textrnn builds by name: the allow-list for checkpoints, configs and exports.
 
-A checkpoint (``textrnn_model`` or Lightning's ``_class_path``), an exported ``model.json`` and
+A checkpoint (the ``model_class`` of textrnn's record, or Lightning's ``_class_path``), an exported ``model.json`` and
 ``--model NAME`` name a class; only the classes here are ever built, looked up by name, never imported
 from a name. A new model is one import and one entry in `MODELS`.
 """
