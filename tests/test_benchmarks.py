@@ -85,3 +85,19 @@ def test_label_efficiency_smoke_run_trains_every_model_and_writes_its_table(tmp_
     assert len(list((tmp_path / "lm").glob("seed42/lm_bilstm/version_*"))) == 1  # one language model for both fractions
     again = run_script("label_efficiency.py", *args)
     assert [line for line in again if re.match(r"\w+ fraction=", line)] == runs  # reused, not retrained
+
+
+def test_lm_probe_scores_pretrained_and_random_features_on_validation():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import lm_probe
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    results = lm_probe.main(["--ckpt_path", str(REPO / "tests" / "fixtures" / "legacy_v0_lm.ckpt"), "--dataset", "csv",
+                             "--data_files", str(REPO / "data" / "tiny_en.csv"), "--min_frequency", "1",
+                             "--max_length", "64", "--fractions", "0.5", "1.0"])
+    assert [(name, fraction) for name, fraction, _ in results] == [
+        (f"{model} {part}", fraction) for model in ("pretrained", "random") for part in ("encoder", "embedding")
+        for fraction in (0.5, 1.0)]
+    assert all(0.0 <= accuracy <= 1.0 for *_, accuracy in results)
+    assert max(accuracy for *_, accuracy in results) > 1 / 3  # the keyword fixture: better than chance somewhere
