@@ -220,6 +220,10 @@ class RecurrentEncoder(nn.Module):
             return torch.stack(outputs, dim=1)
         weights = cell.flat_weights()
         has_bias = len(weights) == 4
+        # torch._VF.lstm/gru/rnn_* are the fused kernels nn.LSTM/GRU/RNN.forward call; no public functional
+        # API exposes them (torch.nn.functional has no lstm), and this layer-by-layer encoder (independent
+        # directions, dropout masks between layers, learned initial states) runs one layer at a time on
+        # its own cells' weights, which the nn modules cannot do without copying them each step.
         # Arguments after the weights: has_biases, num_layers, dropout, train, bidirectional, batch_first.
         if self.cell_type == "lstm":
             h, c = state
