@@ -161,9 +161,11 @@ def rare_recall(files: dict[str, str], class_weights) -> float:
     return recall_score(truth, predicted, labels=[data.label_names.index("rare")], average="macro")
 
 
-@pytest.mark.xfail(reason="not yet shown: on this fixture the rare recall stayed 0.0 with and without balanced "
-                   "weights (the weights are computed and installed, see the asserts in rare_recall); the fixture "
-                   "or the training budget needs rework", strict=False)
+@pytest.mark.xfail(reason="not yet shown: on this fixture the rare recall stays 0.0 with and without balanced "
+                   "weights. The weights are installed and in the loss at every step (checked with a callback); "
+                   "the weighted model's P(rare | 'zeta w1 w2') rises to 0.37 by epoch 6 and falls to 0.08 by "
+                   "epoch 12 as it learns the filler words of the 8 rare texts, also with 40 filler words: "
+                   "the fixture needs a cue the filler cannot stand in for", strict=False)
 def test_balanced_class_weights_raise_the_rare_class_recall(tmp_path):
     files = {split: write_csv(tmp_path / f"{split}.csv", skewed_rows(counts, seed))
              for split, counts, seed in (("train", {"common": 150, "mid": 60, "rare": 8}, 0),
