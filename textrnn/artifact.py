@@ -13,7 +13,7 @@ A Lightning checkpoint holds the weights (``state_dict``), the constructor argum
 ``tokenizer``      the trained Hugging Face tokenizer, a JSON string (normalizer, lowercasing included)
 ``label_names``    the class names, logit i is ``label_names[i]``
 ``level``          ``"word"`` or ``"char"`` (how generated text is joined back together)
-``max_length``     the truncation every prediction path applies (`Record.tokenizer_with_truncation`)
+``max_length``     the truncation every prediction path applies (`check_checkpoint` sets it on the tokenizer)
 =================  ==========================================================================================
 
 A multi-label model's per-label decision thresholds are a buffer of its weights (``state_dict``), so that
@@ -34,8 +34,6 @@ KEY = "textrnn"
 SCHEMA_VERSION = 1
 TASKS = ("classification", "multi_label", "language_model")
 LEVELS = ("word", "char")
-# The data module's state as the data modules write it (TextDataModule.state_dict) and read it back.
-DATA_FIELDS = ("tokenizer", "label_names", "level", "max_length")
 
 
 class CheckpointError(ValueError):
@@ -69,16 +67,6 @@ class Record:
         if self.max_length is not None:
             state["max_length"] = self.max_length
         return {**state, **({"multi_label": True} if self.multi_label else {})}
-
-    def tokenizer_with_truncation(self) -> Any:
-        """The stored tokenizer (a `tokenizers.Tokenizer`), truncating at the recorded ``max_length``: what
-        every prediction path reads text with, as training did."""
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_str(self.tokenizer)
-        if self.max_length is not None:
-            tokenizer.enable_truncation(self.max_length)
-        return tokenizer
 
 
 def write_record(checkpoint: dict[str, Any], model_class: str, task: str, data_key: Optional[str] = None) -> Record:

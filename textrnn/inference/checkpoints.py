@@ -35,7 +35,7 @@ from torch import nn
 from textrnn.files import atomic_write
 from textrnn.inference.fits import (  # noqa: F401  (re-exported: the checks a model runs on its own checkpoint)
     LIGHTNING_KEYS, CheckpointError, check_fits, check_hparams, check_vocabulary, check_weights, first_embedding,
-    read_checkpoint, read_tokenizer,
+    read_checkpoint, read_tokenizer, rebuild_checked,
 )
 from textrnn.artifact import KEY, Record, read_record
 from textrnn.models.registry import MODELS, model_classes, model_path  # noqa: F401  (the allow-list)
@@ -135,12 +135,7 @@ def check_checkpoint(
         raise CheckpointError(f"{where} holds a {cls.__name__} but the config builds a {expected.__name__}; use the "
                               f"config it was trained with (its run's config.yaml) or --model {cls.__name__}")
     hparams = check_hparams(cls, checkpoint.get("hyper_parameters", {}), where)
-    try:
-        with torch.device("meta"):  # shapes only: nothing is allocated before they match the stored weights
-            model = cls(**hparams)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{where}: cannot rebuild {cls.__name__} from its hyper_parameters: {err}") from None
-    check_weights(model, checkpoint.get("state_dict"), where, strict=True)
+    model = rebuild_checked(cls, hparams, checkpoint.get("state_dict"), where)
     check_thresholds(checkpoint["state_dict"].get("thresholds"), where)
     _check_loader_state(checkpoint, where)
     callbacks = checkpoint.get("callbacks", {})

@@ -91,6 +91,20 @@ def check_weights(model: nn.Module, weights: Any, where: str, strict: bool = Fal
         )
 
 
+def rebuild_checked(cls: type, hparams: Any, weights: Any, where: str) -> nn.Module:
+    """``cls`` built on the ``meta`` device from ``hparams`` checked by `check_hparams`, its shapes compared
+    with ``weights`` (strict): nothing is allocated before the sizes match. Returns the meta-device model;
+    a `CheckpointError` naming the value otherwise."""
+    hparams = check_hparams(cls, hparams, where)
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated before they match the stored weights
+            model = cls(**hparams)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{where}: cannot rebuild {cls.__name__} from its hyper_parameters: {err}") from None
+    check_weights(model, weights, where, strict=True)
+    return model
+
+
 def read_tokenizer(text: str, subject: str = "the stored tokenizer") -> "Tokenizer":
     """The tokenizer a checkpoint stores as JSON, or a `CheckpointError` saying that ``subject`` cannot be read."""
     from tokenizers import Tokenizer

@@ -50,8 +50,8 @@ def read_language_model(source: str) -> PretrainedLM:
     checked: it must record a `LanguageModel`, arguments of that class's types, weights of the shapes they
     build and a tokenizer with one token per embedding row. One `CheckpointError` naming the value otherwise."""
     from textrnn.inference.fits import (
-        CheckpointError, check_hparams, check_vocabulary, check_weights, class_names, read_checkpoint, read_record,
-        read_tokenizer,
+        CheckpointError, check_hparams, check_vocabulary, class_names, read_checkpoint, read_record, read_tokenizer,
+        rebuild_checked,
     )
     from textrnn.models.language_model import LanguageModel
 
@@ -69,12 +69,7 @@ def read_language_model(source: str) -> PretrainedLM:
         raise CheckpointError(f"{where} is not a language model (it names {found!r}); give a checkpoint "
                               "written by textrnn fit --config lm_bilstm (a LanguageModel)")
     hparams = check_hparams(LanguageModel, hparams if isinstance(hparams, dict) else {}, where)
-    try:
-        with torch.device("meta"):  # shapes only: nothing is allocated before they match the stored weights
-            model = LanguageModel(**hparams)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{where}: cannot rebuild LanguageModel from its hyper_parameters: {err}") from None
-    check_weights(model, checkpoint.get("state_dict"), where, strict=True)
+    model = rebuild_checked(LanguageModel, hparams, checkpoint.get("state_dict"), where)
     if record is None or not record.has_data:
         raise CheckpointError(f"{where} holds no tokenizer (textrnn's record has none)")
     tokenizer = read_tokenizer(record.tokenizer, f"{where}: the stored tokenizer")
