@@ -48,10 +48,16 @@ MODELS = {  # name -> (label, shipped config or None for TF-IDF)
     "bilstm": ("BiLSTM, random init", "textrnn_bilstm"),
     "bilstm_glove": ("BiLSTM + GloVe 50d", "textrnn_bilstm_glove"),
     "bilstm_pretrained": ("BiLSTM, pretrained LM", "textrnn_bilstm_pretrained"),
+    "bilstm_pretrained_glove": ("BiLSTM, LM pretrained from GloVe 50d", "textrnn_bilstm_pretrained"),
     "textcnn": ("Text-CNN", "textcnn"),
     "tfidf": ("TF-IDF + LinearSVC", None),
 }
 LM_CONFIG = "lm_bilstm"
+GLOVE = ["--model.init_args.embedding_dim", "50"]
+LMS = {  # pretrained model -> (its language models' folder, the LM's extra arguments)
+    "bilstm_pretrained": ("lm", []),
+    "bilstm_pretrained_glove": ("lm_glove", GLOVE + ["--model.init_args.embeddings", "glove-6b-50d"]),
+}
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
 SEEDS = (42, 43, 44)
 TOY = {  # the tiny English fixture, small models, one epoch
@@ -83,15 +89,17 @@ def fit(args: list[str]) -> tuple[object, float]:
     return cli, time.perf_counter() - start
 
 
-def pretrain(seed: int, out: Path, opts: argparse.Namespace) -> tuple[Path, float]:
-    """The language model of ``seed`` (trained once, then reused): its run folder and training seconds."""
-    folder = out / "lm" / f"seed{seed}"
+def pretrain(name: str, seed: int, out: Path, opts: argparse.Namespace) -> tuple[Path, float]:
+    """The language model of pretrained model ``name`` and ``seed`` (trained once, then reused): its run
+    folder and training seconds."""
+    where, lm_args = LMS[name]
+    folder = out / where / f"seed{seed}"
     done = folder / "result.json"
     if done.is_file():
         return folder / LM_CONFIG, json.loads(done.read_text())["seconds"]
     extra = TOY["data"] + TOY["rnn"] + ["--data.init_args.bptt", "16"] if opts.toy else []
     epochs = ["--trainer.max_epochs", str(opts.lm_epochs)] if opts.lm_epochs else []
-    cli, seconds = fit(["--config", LM_CONFIG, "--seed_everything", str(seed), *extra, *epochs,
+    cli, seconds = fit(["--config", LM_CONFIG, "--seed_everything", str(seed), *extra, *lm_args, *epochs,
                         "--trainer.logger.init_args.save_dir", str(folder)])
     write_json({"seconds": seconds, "test_ppl": float(cli.trainer.callback_metrics["test/ppl"])}, done)
     return folder / LM_CONFIG, seconds
@@ -108,9 +116,12 @@ def run_neural(name: str, fraction: float, seed: int, out: Path, lm: Path | None
         args += TOY["data"] + (TOY["rnn"] if name.startswith("bilstm") else ["--model.init_args.embedding_dim", "16"])
     if lm is not None:
         args += ["--model.init_args.pretrained", str(lm)]
+    if name == "bilstm_pretrained_glove":
+        args += GLOVE
     cli, seconds = fit(args)
     metrics = cli.trainer.callback_metrics
-    return {"test_acc": float(metrics["test/acc"]), "test_f1_macro": float(metrics["test/f1_macro"]),
+    return {"val_acc": float(cli.trainer.checkpoint_callback.best_model_score),  # the model chosen on it
+            "test_acc": float(metrics["test/acc"]), "test_f1_macro": float(metrics["test/f1_macro"]),
             "labels": len(cli.datamodule.labelled_rows()), "fit_seconds": seconds}
 
 
@@ -199,7 +210,7 @@ def main(argv: list[str] | None = None) -> str:
     opts.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in opts.seeds:
-        lm = pretrain(seed, opts.out, opts) if "bilstm_pretrained" in opts.models else None
+        lms = {name: pretrain(name, seed, opts.out, opts) for name in LMS if name in opts.models}
         for fraction in opts.fractions:
             for name in opts.models:
                 done = opts.out / name / f"f{fraction:g}" / f"seed{seed}" / "result.json"
@@ -209,14 +220,15 @@ def main(argv: list[str] | None = None) -> str:
                     if name == "tfidf":
                         result = run_tfidf(fraction, seed, opts)
                     else:
-                        result = run_neural(name, fraction, seed, opts.out, lm[0] if lm and name == "bilstm_pretrained" else None, opts)
-                    if name == "bilstm_pretrained":
-                        result["lm_seconds"] = lm[1]
+                        lm = lms[name][0] if name in lms else None
+                        result = run_neural(name, fraction, seed, opts.out, lm, opts)
+                    if name in lms:
+                        result["lm_seconds"] = lms[name][1]
                     write_json(result, done)
                 rows.append({"model": name, "fraction": fraction, "seed": seed, **result})
                 print(f"{name} fraction={fraction:g} seed={seed} labels={result['labels']} "
                       f"test_acc={result['test_acc']:.4f} fit_s={result['fit_seconds']:.0f}", flush=True)
-    columns = ["model", "fraction", "seed", "labels", "test_acc", "test_f1_macro", "fit_seconds", "lm_seconds"]
+    columns = ["model", "fraction", "seed", "labels", "val_acc", "test_acc", "test_f1_macro", "fit_seconds", "lm_seconds"]
     write_rows(rows, opts.out / "results.csv", columns, overwrite=True)
     table = summarise(rows, opts.out, opts.fractions, opts.models)
     print(table)

@@ -149,3 +149,30 @@ def test_detokenize_joins_punctuation():
     assert detokenize(["the", "country", "'", "s", "uk", "-", "based", "firm", "paid", "3", ",", "000"]) == \
         "the country's uk-based firm paid 3,000"
     assert detokenize(["a", "b"], "char") == "ab"
+
+
+def test_a_language_model_can_start_from_word_vectors(tiny_en_csv, tiny_datamodule, tmp_path):
+    """General-domain vectors under an in-domain LM: `embeddings` reads them at the start of the fit (frozen
+    here, so they must come out unchanged) and the LM's checkpoint carries them to fine-tuning."""
+    import numpy as np
+
+    vocab = tiny_datamodule(min_frequency=1).tokenizer.get_vocab()
+    words = [w for w in vocab if not w.startswith("[")][::2]
+    rng = np.random.default_rng(0)
+    vectors = {w: np.round(rng.uniform(-1, 1, 16), 4).astype(np.float32) for w in words}
+    path = tmp_path / "vectors.txt"
+    path.write_text("".join(w + " " + " ".join(f"{x:.4f}" for x in v) + "\n" for w, v in vectors.items()))
+    cli = run_cli(["fit", "--config", "lm_bilstm", *SIZES, "--model.init_args.embeddings", str(path),
+                   "--model.init_args.freeze_embeddings", "true", *data_args(tiny_en_csv, "1000"),
+                   "--data.init_args.min_frequency", "1", "--data.init_args.bptt", "16",
+                   *trainer_args(tmp_path / "lm", "1")])
+    assert cli.model.vectors_coverage.words_found == len(words)
+    rows = torch.tensor([vocab[w] for w in words])
+    expected = torch.from_numpy(np.stack(list(vectors.values())))
+    torch.testing.assert_close(cli.model.embedding.weight.detach()[rows], expected, rtol=0, atol=0)
+
+    # The checkpoint a classifier fine-tunes from holds them (test_fine_tuning_starts_from_the_language_model:
+    # the classifier starts from exactly the checkpoint's embedding).
+    last = torch.load(next((tmp_path / "lm").glob("lm_bilstm/version_*/checkpoints/last.ckpt")), weights_only=True)
+    torch.testing.assert_close(last["state_dict"]["embedding.weight"][rows], expected, rtol=0, atol=0)
+    assert last["hyper_parameters"]["embeddings"] == str(path)

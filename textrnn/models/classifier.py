@@ -184,17 +184,8 @@ class TextClassifier(pl.LightningModule):
                                     f"balanced, from the training counts): {shown}")
 
     def load_vectors(self, source: str, data: Any) -> Coverage:
-        """Copy ``source``'s vectors into the embedding rows of the words of ``data.tokenizer`` (a
-        `TextDataModule`'s vocabulary) and print the coverage: of the vocabulary and of the training tokens."""
-        tokenizer = getattr(data, "tokenizer", None)
-        if tokenizer is None:
-            raise ValueError(f"embeddings {source!r}: the model needs the vocabulary's words, and fit was given "
-                             f"{type(data).__name__ if data is not None else 'no datamodule'}; use a TextDataModule")
-        specials = [tokenizer.token_to_id(token) for token in SPECIAL_TOKENS]
-        train_ids = data.encoded("train").flat if hasattr(data, "encoded") else None
-        vocab = tokenizer.get_vocab(with_added_tokens=True)
-        self.vectors_coverage = fill_embedding(first_embedding(self), source, vocab, specials, train_ids)
-        pl.utilities.rank_zero_info(f"Pretrained word vectors {self.vectors_coverage.describe()}")
+        """Copy ``source``'s vectors into the embedding (see `load_vectors`) and keep the coverage."""
+        self.vectors_coverage = load_vectors(self, source, data)
         return self.vectors_coverage
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -206,6 +197,22 @@ class TextClassifier(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # textrnn's record: the class to rebuild from the checkpoint alone, the tokenizer, the label names.
         save_record(self, checkpoint, "multi_label" if self.multi_label else "classification")
+
+
+def load_vectors(model: nn.Module, source: str, data: Any) -> Coverage:
+    """Copy ``source``'s vectors into the embedding rows of ``model`` for the words of ``data.tokenizer`` (a
+    `TextDataModule`'s vocabulary) and print the coverage: of the vocabulary and of the training tokens.
+    Shared by the classifiers and the language model."""
+    tokenizer = getattr(data, "tokenizer", None)
+    if tokenizer is None:
+        raise ValueError(f"embeddings {source!r}: the model needs the vocabulary's words, and fit was given "
+                         f"{type(data).__name__ if data is not None else 'no datamodule'}; use a TextDataModule")
+    specials = [tokenizer.token_to_id(token) for token in SPECIAL_TOKENS]
+    train_ids = data.encoded("train").flat if hasattr(data, "encoded") else None
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    coverage = fill_embedding(first_embedding(model), source, vocab, specials, train_ids)
+    pl.utilities.rank_zero_info(f"Pretrained word vectors {coverage.describe()}")
+    return coverage
 
 
 def _multilabel_metrics(num_labels: int) -> dict[str, Any]:

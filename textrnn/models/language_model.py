@@ -27,11 +27,13 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from textrnn.models.classifier import check_vector_args, load_vectors
 from textrnn.models.optim import LRSchedule, Optimizer, build_optimizer
 from textrnn.nn import RecurrentEncoder, word_embedding
 from textrnn.nn.cells import Cell, Nonlinearity
 from textrnn.nn.checks import check_positive, check_probabilities
 from textrnn.nn.encoder import Implementation, InitState
+from textrnn.nn.vectors import Coverage
 
 Softmax = Literal["adaptive", "full"]
 
@@ -43,6 +45,10 @@ class LanguageModel(pl.LightningModule):
         vocab_size: rows of the embedding table (linked from the datamodule by the CLI).
         pad_id: token id of padding (linked from the datamodule).
         embedding_dim: size of the word vectors.
+        embeddings: pretrained vectors to start the embedding from when a fit starts from scratch, as the
+            classifiers take them: a path (GloVe/word2vec text, word2vec .bin, fastText .vec) or a built-in
+            name (``glove-6b-50d``). General-domain word vectors under an in-domain language model.
+        freeze_embeddings: keep the pretrained vectors fixed while the language model trains.
         hidden_size: units per layer and direction.
         cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
         nonlinearity: ``"tanh"`` or ``"relu"``, for ``cell="rnn"``.
@@ -70,6 +76,8 @@ class LanguageModel(pl.LightningModule):
         vocab_size: int = 30000,
         pad_id: int = 0,
         embedding_dim: int = 128,
+        embeddings: Optional[str] = None,
+        freeze_embeddings: bool = False,
         hidden_size: int = 128,
         cell: Cell = "lstm",
         nonlinearity: Nonlinearity = "tanh",
@@ -92,10 +100,12 @@ class LanguageModel(pl.LightningModule):
         check_probabilities(embedding_dropout=embedding_dropout, dropout=dropout, output_dropout=output_dropout)
         check_positive("lr", lr)
         check_positive("weight_decay", weight_decay, allow_zero=True)
+        check_vector_args(embeddings, freeze_embeddings)
         if softmax not in ("adaptive", "full"):
             raise ValueError(f"Unknown softmax {softmax!r}; valid choices are ('adaptive', 'full').")
         self.save_hyperparameters()
-        self.embedding = word_embedding(vocab_size, embedding_dim, pad_id)
+        self.embedding = word_embedding(vocab_size, embedding_dim, pad_id, freeze=freeze_embeddings)
+        self.vectors_coverage: Optional[Coverage] = None  # set when pretrained vectors are copied in
         self.encoder = RecurrentEncoder(
             embedding_dim, hidden_size, cell=cell, nonlinearity=nonlinearity, num_layers=num_layers,
             bidirectional=bidirectional, input_dropout=embedding_dropout, dropout=dropout,
@@ -222,6 +232,12 @@ class LanguageModel(pl.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         return build_optimizer(self, hp.optimizer, hp.lr, hp.weight_decay, hp.lr_schedule)
+
+    def on_fit_start(self) -> None:
+        # As in the classifiers: only a fit from scratch reads the vectors; a resumed fit has them already.
+        source = self.hparams.get("embeddings")
+        if source and self.trainer.ckpt_path is None and self.vectors_coverage is None:
+            self.vectors_coverage = load_vectors(self, source, self.trainer.datamodule)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         from textrnn.inference.fits import check_fits, restore_data
