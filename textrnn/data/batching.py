@@ -262,6 +262,11 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.set_epoch(int(epoch))
         self._skip = int(batches_done)
 
+    @property
+    def skipped(self) -> int:
+        """The batches the next iteration skips: those a resumed checkpoint had done in this epoch."""
+        return self._skip
+
     def __iter__(self) -> Iterator[list[int]]:
         batches = self.all_batches()
         if self.num_replicas > 1:

@@ -16,7 +16,7 @@ are built on the first dataloader request, and rebuilt if `load_state_dict` chan
 import hashlib
 import os
 from functools import partial
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -82,17 +82,26 @@ class ResumableLoader(DataLoader):
 
     Lightning saves ``state_dict()`` in every checkpoint and, when it resumes, calls ``load_state_dict``
     before iterating again: the resumed epoch then goes on with the batches that were left, in the same
-    order, instead of starting the epoch over. The count of batches done is read from the trainer
-    (``batches_done``, set by `TextDataModule`), because the loader itself runs a prefetched batch ahead.
+    order, instead of starting the epoch over. ``batches_done`` counts the batches that reached a training
+    step: `TextDataModule.on_before_batch_transfer` (a public Lightning hook, called for each batch as it goes
+    to the step) adds one. The loader's own iterator cannot count them, as Lightning reads a batch ahead.
     """
 
-    batches_done: Callable[[], int] = staticmethod(lambda: 0)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches_done = 0
+        self._resumed_at = 0  # batches already done in the epoch a checkpoint resumes
+
+    def __iter__(self) -> Any:
+        self.batches_done, self._resumed_at = self._resumed_at, 0
+        return super().__iter__()
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.batch_sampler.epoch, "batches_done": int(self.batches_done())}
+        return {"epoch": self.batch_sampler.epoch, "batches_done": self.batches_done}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
         self.batch_sampler.resume(state_dict["epoch"], state_dict["batches_done"])
+        self._resumed_at = self.batch_sampler.skipped
 
 
 class TextDataModule(LightningDataModule):
@@ -460,10 +469,16 @@ class TextDataModule(LightningDataModule):
         loader = self._loader(
             self._train_data(), ResumableLoader, batch_sampler=self._train_sampler(*self._replicas())
         )
-        trainer = self.trainer
-        if trainer is not None:
-            loader.batches_done = lambda: trainer.fit_loop.epoch_loop.batch_idx + 1
+        self._train_loader = loader
         return loader
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Count each training batch as it goes to the step: what a mid-epoch checkpoint has trained on
+        (`ResumableLoader`)."""
+        loader = getattr(self, "_train_loader", None)
+        if loader is not None and self.trainer is not None and self.trainer.training:
+            loader.batches_done += 1
+        return batch
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("validation")
