@@ -171,3 +171,55 @@ def test_a_full_disk_while_caching_is_one_error_naming_the_folder(tmp_path, monk
     assert message.startswith("cannot write the data cache ") and "No space left on device (ENOSPC)" in message
     assert str(tmp_path / "cache") in message
     assert list((tmp_path / "cache").iterdir()) == []  # nothing half-written, nothing that looks complete
+
+
+def test_a_hub_data_set_is_keyed_by_what_it_loaded(tmp_path, monkeypatch, caplog):
+    """A Hub data set (no local files to digest before loading) is keyed after loading, from public
+    `datasets` properties: the same loaded data reuses the cache, other data gets a cache of its own."""
+    import datasets
+
+    import textrnn.data.prepare as prepare
+
+    def hub(texts):
+        rows = {"text": texts, "label": ["sports"] * 12 + ["food"] * 12 + ["tech"] * 12}
+        return datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows)})
+
+    loaded = {"now": hub(SPORTS + FOOD + TECH)}
+    monkeypatch.setattr(prepare, "_load", lambda hp: loaded["now"])
+    options = {"dataset": "someone/news", "batch_size": 4, "cache_dir": str(tmp_path / "cache")}
+    def setup():
+        data = TextDataModule(**options)
+        data.setup("fit")
+        return data
+
+    first = snapshot(setup())
+    with caplog.at_level(logging.INFO, logger="textrnn.data"):
+        again = setup()
+    assert "using cached data" in caplog.text and snapshot(again) == first
+
+    loaded["now"] = hub(SPORTS + FOOD + TECH[:-1] + ["the new phone chip runs a different model"])
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="textrnn.data"):
+        changed = setup()
+    assert "using cached data" not in caplog.text
+    assert "the new phone chip runs a different model" in sum((changed.texts(s) for s in ("train", "validation", "test")), [])
+    assert len([p for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")]) == 2
+
+
+def test_loaded_digest_reads_cached_files_and_in_memory_tables(tmp_path):
+    import datasets
+
+    from textrnn.data.cache import loaded_digest
+
+    table = datasets.Dataset.from_dict({"text": [f"text {i}" for i in range(10)], "label": list(range(10))})
+    # In memory: the rows' bytes decide, so two slices of one table differ and equal contents agree.
+    assert loaded_digest({"train": table.select(range(5))}) != loaded_digest({"train": table.select(range(5, 10))})
+    same = datasets.Dataset.from_dict({"text": [f"text {i}" for i in range(10)], "label": list(range(10))})
+    assert loaded_digest({"train": table}) == loaded_digest({"train": same})
+    # Loaded from files, as the Hub's are: keyed by the cached Arrow files; a new file is a new key.
+    (tmp_path / "a.csv").write_text("text,label\nhello,1\nworld,2\n")
+    from_files = datasets.load_dataset("csv", data_files=str(tmp_path / "a.csv"), cache_dir=str(tmp_path / "hf"))
+    assert from_files["train"].cache_files
+    digest = loaded_digest(from_files)
+    assert str(from_files["train"].cache_files[0]["filename"]) in digest
+    assert loaded_digest(from_files) == digest

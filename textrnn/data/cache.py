@@ -95,6 +95,33 @@ def content_digest(dataset: str, data_files: Optional[DataFiles]) -> Optional[st
     return json.dumps(found)
 
 
+def loaded_digest(raw: Any) -> str:
+    """The identity of a data set already loaded (a Hub data set, a `datasets.DatasetDict`), from public
+    properties only: per split, its rows, its features and the Arrow files `datasets` cached it in (path,
+    size, modification time; the path names the data set, its configuration and its revision, so another
+    revision or a fresh download is another key). A split held in memory has no such file: its table's
+    bytes are hashed instead."""
+    found = {}
+    for name in sorted(raw):
+        split = raw[name]
+        entry: dict[str, Any] = {"rows": split.num_rows, "features": split.features.to_dict()}
+        files = [Path(f["filename"]) for f in split.cache_files]
+        if files:
+            entry["files"] = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+        else:
+            import pyarrow as pa
+
+            digest = hashlib.blake2b(digest_size=20)
+            for batch in split.with_format("arrow").iter(batch_size=BATCH):
+                sink = pa.BufferOutputStream()  # Arrow's IPC bytes: only the batch's own rows, whatever it slices
+                with pa.ipc.new_stream(sink, batch.schema) as writer:
+                    writer.write_table(batch)
+                digest.update(sink.getvalue())
+            entry["table"] = digest.hexdigest()
+        found[name] = entry
+    return json.dumps(found, sort_keys=True, default=str)
+
+
 def cache_key(content: str, options: dict[str, Any]) -> str:
     """The folder name for this content and these options."""
     text = json.dumps({"format": FORMAT, "content": content, "options": options}, sort_keys=True)

@@ -6,13 +6,14 @@ the training texts (`tokenizer`) -> each split written with its token ids by a b
 (`cache`). No step holds the texts of a split as Python objects, so memory stays flat as data grows.
 """
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from textrnn.data.cache import cache_key, cache_root, content_digest, encode_to_file, reusable, write_folder
+from textrnn.data.cache import (
+    cache_key, cache_root, content_digest, encode_to_file, loaded_digest, reusable, write_folder,
+)
 from textrnn.data.multilabel import make_multilabel_splits, multilabel_options, wants_multilabel
 from textrnn.data.progress import Progress, info
 from textrnn.data.sources import load_raw
@@ -63,9 +64,9 @@ def prepare(
     content = content_digest(hp.dataset, hp.data_files)
     root = cache_root(cache_dir)
     raw = None
-    if content is None:  # a Hub data set: `datasets` fingerprints what it loaded
+    if content is None:  # a Hub data set: known by what `datasets` loaded
         raw = _load(hp)
-        content = json.dumps({name: raw[name]._fingerprint for name in sorted(raw)})
+        content = loaded_digest(raw)
     folder = root / cache_key(content, options)
     meta = reusable(folder)  # verified: a damaged folder is reported, removed and rebuilt below
     if meta is not None:

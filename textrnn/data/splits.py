@@ -87,8 +87,8 @@ def column(dataset: Any, name: str, split: str, role: str) -> Any:
             f"{role} column {name!r} not in split {split!r}; columns found: {dataset.column_names}. "
             f"Set --data.{role}_column to one of them."
         )
-    if getattr(dataset, "_indices", None) is None:
-        return dataset.data.column(name)
+    # The arrow format reads through any indices mapping (a `select` or `shuffle`), and without one it hands
+    # back the table's own memory-mapped column: no copy either way.
     return dataset.with_format("arrow")[name]
 
 
