@@ -38,6 +38,10 @@ from textrnn.models.registry import MODELS
 
 MAX_SEED = 2**32 - 1  # numpy's seeds run from 0 to 2**32 - 1
 UNION_REPORT = "Does not validate against any of the Union subtypes"
+TYPE_WORDS = {  # jsonargparse's type names, as a user reads them
+    "int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string",
+    "list": "a list, e.g. [3, 4, 5]", "tuple": "a list, e.g. [3, 4, 5]",
+}
 CHOICES = {  # what `--model NAME` and `--data NAME` accept
     "model": tuple(MODELS),
     "data": ("TextDataModule", "SineDataModule"),
@@ -145,6 +149,13 @@ def condense(message: str, parser: LightningArgumentParser) -> str:
         return (f"{group}.init_args.{name}: {value.strip()!r} is not a valid choice for "
                 f"{class_path.rsplit('.', 1)[-1]}{_did_you_mean(value.strip(), list(valid)) or ';'} "
                 f"valid choices: {', '.join(map(repr, valid))}")
+    if choice:  # a constructor argument's value of the wrong type, e.g. --data.init_args.batch_size 0.5
+        class_path, name, value = choice.groups()
+        group = re.search(r'Parser key "([\w.]+)"', message).group(1)
+        expected = re.search(r"Expected a (.*?)\. Got value", message)
+        wanted = re.sub(r"<class '([\w.]+)'>", r"\1", expected.group(1)) if expected else ""
+        return (f"{group}.init_args.{name} ({class_path.rsplit('.', 1)[-1]}): expected "
+                f"{TYPE_WORDS.get(wanted, wanted or 'another type')}, got {value.strip()!r}")
     if UNION_REPORT in message:  # a value of the wrong type, or an unknown class name
         key = re.search(r'Parser key "([^"]+)"', message)
         errors = [line.strip()[2:] for line in message.splitlines()
