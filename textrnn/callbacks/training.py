@@ -171,6 +171,9 @@ class StopOnSignal(pl.Callback):
 
     def _raise_flag(self) -> None:
         # Lightning clears the flag when it registers its own handlers (after `setup`): raise it again.
+        # Lightning 2.x has no public setter for it (`Trainer.received_sigterm` only reads it); the other
+        # public way in, sending this process a SIGTERM, would log a SIGINT as a SIGTERM and forward it to
+        # DDP workers. tests/test_lightning_private.py pins the attribute against the installed Lightning.
         if self.signum is not None and self._trainer is not None:
             self._trainer._signal_connector.received_sigterm = True
 

@@ -400,6 +400,7 @@ class TextDataModule(LightningDataModule):
             return 1, 0
         # Lightning 2.6 exposes the Trainer's use_distributed_sampler only on this private connector; read
         # defensively (absent: no check), since a wrongly sharded run would train on the same batches twice.
+        # tests/test_lightning_private.py pins it against the installed Lightning.
         if getattr(getattr(trainer, "_accelerator_connector", None), "use_distributed_sampler", False):
             raise ValueError(
                 "TextDataModule shards its batches across processes itself: run the Trainer with "
