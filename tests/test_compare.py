@@ -95,6 +95,7 @@ def tiny_comparison(tmp_path_factory):
     return out, budget, results
 
 
+@pytest.mark.slow  # trains a Text-CNN on BBC (20 s)
 def test_tiny_comparison_writes_every_file(tiny_comparison):
     out, _, results = tiny_comparison
     assert [(r.model, r.seed) for r in results] == [("textcnn", 42), ("tfidf_svm", 42)]
@@ -116,6 +117,7 @@ def test_tiny_comparison_writes_every_file(tiny_comparison):
     assert [r.model for r in compare.load_results(out)] == ["textcnn", "tfidf_svm"]
 
 
+@pytest.mark.slow
 def test_rerun_reuses_finished_runs_and_retrains_outdated_ones(tiny_comparison, monkeypatch):
     out, budget, first = tiny_comparison
 

@@ -161,6 +161,7 @@ def rare_recall(files: dict[str, str], class_weights) -> float:
     return recall_score(truth, predicted, labels=[data.label_names.index("rare")], average="macro")
 
 
+@pytest.mark.slow  # 12 s of training for an expected failure: not in the fast tier
 @pytest.mark.xfail(reason="not yet shown: on this fixture the rare recall stays 0.0 with and without balanced "
                    "weights. The weights are installed and in the loss at every step (checked with a callback); "
                    "the weighted model's P(rare | 'zeta w1 w2') rises to 0.37 by epoch 6 and falls to 0.08 by "
