@@ -116,22 +116,21 @@ def test_multi_label_models_export_sigmoid_probs_with_parity(cls, tmp_path):
 
 # ---- imbalance: class_weights on a deliberately skewed fixture -----------------------------------------
 
-FILLER = ["the", "news", "today"]  # too few words to tell texts apart by: only the cues can be learned
+FILLER = ["the", "news", "today", "report"]
 
 
 def skewed_rows(counts: dict[str, int], seed: int) -> list[tuple[str, str]]:
     """"rare" texts all hold the cue "zeta"; so do 40% of the "common" ones, and nothing else tells them
-    apart: P(rare | zeta) is small, so an unweighted model calls every zeta text "common"."""
+    apart: each text is a cue, a filler word and a word of its own (an id such as "t0x17", seen once, so
+    [UNK] with min_frequency 2: the texts stay distinct, so none is dropped as a duplicate, yet the model sees
+    the same few token sequences in both classes). P(rare | zeta) is 1/5 in every split, so a model that
+    fits the training counts calls every zeta text "common", and balanced weights tip it to "rare"."""
     rng = random.Random(seed)
     rows = []
     for label, n in counts.items():
         for i in range(n):
-            words = rng.sample(FILLER, 2)
-            if label == "rare" or (label == "common" and i % 5 < 2):
-                words.insert(rng.randrange(3), "zeta")
-            if label == "mid":
-                words.insert(rng.randrange(3), "beta")
-            rows.append((" ".join(words), label))
+            cue = {"rare": "zeta", "mid": "beta"}.get(label, "zeta" if i % 5 < 2 else "alpha")
+            rows.append((f"{cue} {FILLER[i % len(FILLER)]} t{seed}x{label}{i}", label))
     rng.shuffle(rows)
     return rows
 
@@ -144,10 +143,10 @@ def write_csv(path, rows):
 
 def rare_recall(files: dict[str, str], class_weights) -> float:
     pl.seed_everything(0, verbose=False)
-    data = TextDataModule(dataset="csv", data_files=files, batch_size=16, max_length=32)
+    data = TextDataModule(dataset="csv", data_files=files, batch_size=16, max_length=32, min_frequency=2)
     model = TextCNN(vocab_size=data.vocab_size, num_classes=data.num_classes, embedding_dim=16, num_filters=8,
                     filter_sizes=(1, 2), lr=0.02, class_weights=class_weights)
-    trainer = pl.Trainer(max_epochs=12, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+    trainer = pl.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False)
     trainer.fit(model, datamodule=data)
     if class_weights == "balanced":  # computed from the training counts, kept as the loss's weight buffer
@@ -161,17 +160,11 @@ def rare_recall(files: dict[str, str], class_weights) -> float:
     return recall_score(truth, predicted, labels=[data.label_names.index("rare")], average="macro")
 
 
-@pytest.mark.slow  # 12 s of training for an expected failure: not in the fast tier
-@pytest.mark.xfail(reason="not yet shown: on this fixture the rare recall stays 0.0 with and without balanced "
-                   "weights. The weights are installed and in the loss at every step (checked with a callback); "
-                   "the weighted model's P(rare | 'zeta w1 w2') rises to 0.37 by epoch 6 and falls to 0.08 by "
-                   "epoch 12 as it learns the filler words of the 8 rare texts, also with 40 filler words: "
-                   "the fixture needs a cue the filler cannot stand in for", strict=False)
 def test_balanced_class_weights_raise_the_rare_class_recall(tmp_path):
     files = {split: write_csv(tmp_path / f"{split}.csv", skewed_rows(counts, seed))
-             for split, counts, seed in (("train", {"common": 150, "mid": 60, "rare": 8}, 0),
-                                         ("validation", {"common": 15, "mid": 6, "rare": 4}, 1),
-                                         ("test", {"common": 30, "mid": 12, "rare": 10}, 2))}
+             for split, counts, seed in (("train", {"common": 200, "mid": 60, "rare": 20}, 0),
+                                         ("validation", {"common": 20, "mid": 6, "rare": 2}, 1),
+                                         ("test", {"common": 40, "mid": 12, "rare": 4}, 2))}
     plain = rare_recall(files, None)
     balanced = rare_recall(files, "balanced")
-    assert plain <= 0.3 and balanced >= 0.7, (plain, balanced)
+    assert plain <= 0.3 and balanced >= 0.7, (plain, balanced)  # measured: 0.0 and 1.0 at 3, 6 and 12 epochs
