@@ -23,7 +23,8 @@ spinning while the others run), and each reports its fastest round. Lines, the l
     p99_ms_c8=<single_c8's p99>
     batching_speedup=<single_c32 texts/s / single_c32_nobatch texts/s>
 
-The texts are BBC News articles from the built-in data set (``--texts FILE``: a .txt/.csv/.jsonl instead),
+The texts are BBC News articles from the built-in data set (``--headlines``: their first lines, the
+headlines; ``--texts FILE``: a .txt/.csv/.jsonl instead),
 the first ``--requests`` after a seeded shuffle. Both servers are stopped with SIGTERM, and the script
 fails unless they exit 0.
 
@@ -111,7 +112,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def read_benchmark_texts(path: Optional[str], count: int) -> list[str]:
+def read_benchmark_texts(path: Optional[str], count: int, headlines: bool = False) -> list[str]:
+    """``count`` texts: the file's, or BBC News articles (``headlines``: each article's first line only)."""
     if path:
         from textrnn.files import read_texts
 
@@ -120,6 +122,8 @@ def read_benchmark_texts(path: Optional[str], count: int) -> list[str]:
         from textrnn.data import read_bbc_news
 
         texts = list(read_bbc_news()["text"])
+        if headlines:
+            texts = [text.split("\n", 1)[0] for text in texts]
     random.Random(0).shuffle(texts)
     if len(texts) < count:
         texts = (texts * (count // len(texts) + 1))[:count]
@@ -232,6 +236,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="single-text requests per scenario")
     parser.add_argument("--rounds", type=int, default=2, help="times each scenario (and the ceiling) runs; the fastest counts")
     parser.add_argument("--texts", default=None, help="a .txt/.csv/.jsonl file of texts (default: BBC News articles)")
+    parser.add_argument("--headlines", action="store_true",
+                        help="BBC headlines (5 words on median) instead of whole articles (332): requests whose "
+                             "cost is the server's more than the model's, where batching them pays")
     parser.add_argument("--max_batch_size", type=int, default=64)
     parser.add_argument("--batch_timeout", type=float, default=0.01)
     parser.add_argument("--workers", type=int, default=1)
@@ -248,7 +255,7 @@ def main() -> None:
     if not args.ckpt_path:
         parser.error("--ckpt_path is required")
 
-    texts = read_benchmark_texts(args.texts, args.requests)
+    texts = read_benchmark_texts(args.texts, args.requests, args.headlines)
     classifier = load_ceiling_model(args.ckpt_path, args.threads)
     print(f"model={args.ckpt_path} texts={len(texts)} rounds={args.rounds} max_batch_size={args.max_batch_size} "
           f"batch_timeout={args.batch_timeout} workers={args.workers} threads={args.threads} cpus={os.cpu_count()}",

@@ -101,3 +101,19 @@ def test_lm_probe_scores_pretrained_and_random_features_on_validation():
         for fraction in (0.5, 1.0)]
     assert all(0.0 <= accuracy <= 1.0 for *_, accuracy in results)
     assert max(accuracy for *_, accuracy in results) > 1 / 3  # the keyword fixture: better than chance somewhere
+
+
+def test_serve_load_serves_every_scenario_without_errors(tiny_run):
+    """Two real servers on loopback, a bounded client (12 requests per scenario, one round), both stopped by
+    SIGTERM with exit status 0; every answer equals the in-process prediction."""
+    lines = run_script("serve_load.py", "--ckpt_path", str(tiny_run.ckpt), "--requests", "12", "--rounds", "1",
+                       "--headlines")
+    scenarios = {line.split()[0].split("=")[1]: line for line in lines if line.startswith("scenario=")}
+    assert set(scenarios) == {"single_c1", "single_c8", "single_c32", "batch32_c4", "single_c32_nobatch"}
+    for line in scenarios.values():
+        assert " errors=0 dropped=0 mismatches=0" in line, line
+    assert "server_exit_codes=[0, 0] total_errors=0 total_dropped=0 total_mismatches=0" in lines
+    summary = dict(line.split("=", 1) for line in lines if line.split("=")[0] in
+                   ("serve_efficiency", "p99_ms_c8", "batching_speedup"))
+    assert set(summary) == {"serve_efficiency", "p99_ms_c8", "batching_speedup"}
+    assert all(float(value.split()[0]) > 0 for value in summary.values())
