@@ -22,6 +22,8 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
+
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the clone's root: `benchmarks.harness`
@@ -41,9 +43,15 @@ def main() -> None:
                         help="--multi_label: the binary classifier per label")
     parser.add_argument("--no_tune", action="store_true", help="--multi_label: threshold 0.5 for every label")
     parser.add_argument("--data_option", action="append", default=[], metavar="NAME=VALUE",
-                        help="more TextDataModule options, e.g. data_files=train.jsonl or label_column=labels")
+                        help="more TextDataModule options, read as YAML like the CLI's values: label_column=labels, "
+                             "'data_files={train: a.jsonl, test: b.jsonl}'")
     args = parser.parse_args()
-    options = dict(option.split("=", 1) for option in args.data_option)
+    options = {}
+    for option in args.data_option:
+        name, sep, value = option.partition("=")
+        if not sep or not name:
+            parser.error(f"--data_option {option!r} is not NAME=VALUE, e.g. label_column=labels")
+        options[name] = yaml.safe_load(value)  # as the CLI reads values: numbers, lists and dicts too
     if args.multi_label:
         from benchmarks.multilabel_baseline import run_multilabel
 

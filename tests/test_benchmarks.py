@@ -117,3 +117,46 @@ def test_serve_load_serves_every_scenario_without_errors(tiny_run):
                    ("serve_efficiency", "p99_ms_c8", "batching_speedup"))
     assert set(summary) == {"serve_efficiency", "p99_ms_c8", "batching_speedup"}
     assert all(float(value.split()[0]) > 0 for value in summary.values())
+
+
+def test_tfidf_baseline_reads_data_options_as_yaml_and_names_a_bad_one(tmp_path):
+    """`--data_option` values are YAML like the CLI's, so a dict of split files reaches TextDataModule."""
+    sys.path.insert(0, str(REPO / "tests" / "multilabel"))
+    try:
+        from ml_helpers import multilabel_rows, write_jsonl
+    finally:
+        sys.path.remove(str(REPO / "tests" / "multilabel"))
+    rows = multilabel_rows()
+    train = write_jsonl(tmp_path / "train.jsonl", rows[:80])
+    test = write_jsonl(tmp_path / "test.jsonl", [row for row in rows[80:] if row["labels"]])
+    lines = run_script("tfidf_baseline.py", "--multi_label", "--dataset", "json", "--data_option",
+                       f"data_files={{train: {train}, test: {test}}}", "--data_option", "label_column=labels",
+                       "--data_option", "min_frequency=1")
+    sizes = dict(re.findall(r"(\w+)=(\d+)", lines[-2]))
+    assert int(sizes["test"]) == len([row for row in rows[80:] if row["labels"]]) and sizes["labels"] == "3"
+    assert int(sizes["train"]) < 80  # the validation split was carved from train, not read from test
+    assert re.fullmatch(r"tfidf_linearsvc_multilabel test_f1_micro=[01]\.\d{4} .*", lines[-1])
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "tfidf_baseline.py"), "--data_option", "label_column"],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert bad.returncode == 2 and "--data_option 'label_column' is not NAME=VALUE" in bad.stderr
+
+
+def test_make_reuters_splits_by_date_and_keeps_frequent_topics(tmp_path):
+    """The Reuters JSON's stories become JSONL: labelled stories only, the ModApte date rule, rare topics
+    dropped (a story left with none keeps an empty set)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    stories = ([{"title": f"GRAIN {i}", "body": "wheat", "date": "1-APR-1987 10:00:00.00", "topics": ["grain", "wheat"]}
+                for i in range(3)]
+               + [{"title": "RARE", "body": "tin", "date": " 7-APR-1987 23:59:00.00", "topics": ["tin"]},
+                  {"body": "no topics", "date": "2-APR-1987 10:00:00.00"},
+                  {"title": "LATER", "body": "corn", "date": "8-APR-1987 00:01:00.00", "topics": ["grain"]}])
+    (folder / "reuters-000.json").write_text(json.dumps(stories))
+    lines = run_script("make_reuters.py", str(folder), "--out", str(tmp_path / "out"), "--min_train", "3")
+    assert lines[-1].startswith("labels=2 ")
+    read = {split: [json.loads(line) for line in (tmp_path / "out" / f"{split}.jsonl").read_text().splitlines()]
+            for split in ("train", "test")}
+    assert [row["labels"] for row in read["train"]] == [["grain", "wheat"]] * 3 + [[]]
+    assert read["train"][0]["text"] == "GRAIN 0\nwheat"
+    assert read["test"] == [{"text": "LATER\ncorn", "labels": ["grain"]}]
