@@ -7,6 +7,7 @@ except for the packages that contain the importing module (Python has started th
 """
 
 import ast
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "textrnn"
@@ -113,3 +114,13 @@ def test_the_layers_point_down():
                 if e.startswith("textrnn.cli") and not m.startswith("textrnn.cli")]  # nothing imports the CLI
     # The models check a checkpoint through inference/fits.py alone: the allow-list's module is not theirs.
     assert "textrnn.inference.checkpoints" not in reachable(graph, "textrnn.models")
+
+
+def test_the_checkpoint_record_imports_only_the_standard_library():
+    """textrnn/artifact.py, the one reader and writer of the checkpoint record, needs no Lightning, torch,
+    CLI or data module: anything can read a record through it."""
+    assert reachable(import_graph(), "textrnn.artifact") == set()
+    tree = ast.parse((PACKAGE / "artifact.py").read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported and imported <= set(sys.stdlib_module_names), imported
