@@ -251,6 +251,38 @@ def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(servers):
     assert "SIGTERM received" in server.output()
 
 
+@pytest.mark.slow
+def test_a_worker_that_dies_stops_the_server_with_a_nonzero_exit(serve_ckpt, tmp_path):
+    """A crash is not a requested shutdown: the inference worker killed, the server says so and exits 1."""
+    import os
+    import signal
+
+    server = ServerProcess(serve_ckpt, log=tmp_path / "crash.log").wait_ready()
+    try:
+        children = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _parent(int(pid)) == server.process.pid]
+        workers = [pid for pid in children if b"multiprocessing-fork" in _cmdline(pid)]
+        assert len(workers) == 1, [_cmdline(pid) for pid in children]
+        os.kill(workers[0], signal.SIGKILL)
+        assert server.process.wait(timeout=60) == 1, server.output()
+        assert "the server stopped on its own (a worker died?)" in server.output()
+    finally:
+        server.kill()
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _length(response: bytes) -> int:
     for line in response.partition(b"\r\n\r\n")[0].split(b"\r\n"):
         name, _, value = line.partition(b":")
