@@ -52,14 +52,13 @@ def main() -> None:
     kept = {topic for topic, count in counts.items() if count >= args.min_train}
     args.out.mkdir(parents=True, exist_ok=True)
     for name, split in splits.items():
+        rows = [{"text": "\n".join(part for part in (story.get("title"), story.get("body")) if part),
+                 "labels": sorted(set(story["topics"]) & kept)} for story in split]
         with (args.out / f"{name}.jsonl").open("w", encoding="utf-8") as handle:
-            for story in split:
-                text = "\n".join(part for part in (story.get("title"), story.get("body")) if part)
-                labels = sorted(set(story["topics"]) & kept)
-                handle.write(json.dumps({"text": text, "labels": labels}) + "\n")
-        empty = sum(not set(s["topics"]) & kept for s in split)
-        mean = sum(len(set(s["topics"]) & kept) for s in split) / len(split)
-        print(f"{name}: {len(split)} stories, {empty} with no kept topic, {mean:.3f} labels per story")
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
+        empty = sum(not row["labels"] for row in rows)
+        mean = sum(len(row["labels"]) for row in rows) / len(rows)
+        print(f"{name}: {len(rows)} stories, {empty} with no kept topic, {mean:.3f} labels per story")
     print(f"labels={len(kept)} (topics with >= {args.min_train} training stories) out={args.out}")
 
 
