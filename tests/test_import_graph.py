@@ -120,7 +120,5 @@ def test_the_checkpoint_record_imports_only_the_standard_library():
     """textrnn/artifact.py, the one reader and writer of the checkpoint record, needs no Lightning, torch,
     CLI or data module: anything can read a record through it."""
     assert reachable(import_graph(), "textrnn.artifact") == set()
-    tree = ast.parse((PACKAGE / "artifact.py").read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {name.split(".")[0] for name in imported_names("textrnn.artifact", PACKAGE / "artifact.py", modules())}
     assert imported and imported <= set(sys.stdlib_module_names), imported
