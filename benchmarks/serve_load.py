@@ -15,7 +15,8 @@ the same texts through ``textrnn.load(path).predict(texts, batch_size=B)`` in th
 number of threads as a server worker (``--threads``, default 1), at the fastest B of 8, 16, 32 and 64 (the
 best batch size depends on the model: on one CPU thread the Text-CNN is fastest at 8-16 texts a pass).
 The machine may be shared, so the work runs in ``--rounds`` rounds, each being the ceiling then every
-scenario once (the servers idle without spinning while the others run), and each reports its fastest round. Lines, the last ones the summary:
+scenario once (the servers idle without spinning while the others run), and each reports its fastest
+round. Lines, the last ones the summary:
 
     scenario=<name> texts=<n> requests=<r> texts_s=<t> requests_s=<q> p50_ms=.. p95_ms=.. p99_ms=.. errors=0 dropped=0 mismatches=0
     ceiling texts_s=<t> batch_size=<B> (...)

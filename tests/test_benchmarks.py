@@ -127,13 +127,14 @@ def test_tfidf_baseline_reads_data_options_as_yaml_and_names_a_bad_one(tmp_path)
     finally:
         sys.path.remove(str(REPO / "tests" / "multilabel"))
     rows = multilabel_rows()
+    test_rows = [row for row in rows[80:] if row["labels"]]
     train = write_jsonl(tmp_path / "train.jsonl", rows[:80])
-    test = write_jsonl(tmp_path / "test.jsonl", [row for row in rows[80:] if row["labels"]])
+    test = write_jsonl(tmp_path / "test.jsonl", test_rows)
     lines = run_script("tfidf_baseline.py", "--multi_label", "--dataset", "json", "--data_option",
                        f"data_files={{train: {train}, test: {test}}}", "--data_option", "label_column=labels",
                        "--data_option", "min_frequency=1")
     sizes = dict(re.findall(r"(\w+)=(\d+)", lines[-2]))
-    assert int(sizes["test"]) == len([row for row in rows[80:] if row["labels"]]) and sizes["labels"] == "3"
+    assert int(sizes["test"]) == len(test_rows) and sizes["labels"] == "3"
     assert int(sizes["train"]) < 80  # the validation split was carved from train, not read from test
     assert re.fullmatch(r"tfidf_linearsvc_multilabel test_f1_micro=[01]\.\d{4} .*", lines[-1])
     env = dict(os.environ, OMP_NUM_THREADS="1")
